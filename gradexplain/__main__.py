@@ -1,0 +1,3 @@
+from gradexplain.cli import main
+
+main()

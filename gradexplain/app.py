@@ -1,0 +1,175 @@
+"""What each command does, as plain functions returning an exit status.
+
+Exit statuses (documented in README and `--help`):
+  0  an error was explained (explain), or the command succeeded
+  1  explain: no traceback found, or none matched the knowledge base; kb check: bad entries
+  2  bad usage, unreadable input, or an internal error (one line on stderr)
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from gradexplain import knowledge
+from gradexplain.document import Document, build_document, entry_document, entry_table
+
+EXPLAINED, NOT_EXPLAINED, FAILURE = 0, 1, 2
+FORMATS = ("text", "markdown", "json")
+COLORS = ("auto", "always", "never")
+DEFAULT_WIDTH = 88
+
+
+class UsageError(Exception):
+    """Something the user can correct; reported as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Output:
+    format: str = "text"
+    color: str = "auto"
+    width: int | None = None
+    stream: TextIO = sys.stdout
+
+    def use_rich(self) -> bool:
+        if self.format != "text" or self.color == "never":
+            return False
+        return self.color == "always" or is_terminal(self.stream)
+
+    def text_width(self) -> int:
+        if self.width:
+            return self.width
+        if is_terminal(self.stream):
+            return min(shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, 120)
+        return DEFAULT_WIDTH
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def load_knowledge(kb_dirs: Sequence[str], stderr: TextIO) -> knowledge.KnowledgeBase:
+    """The knowledge base; a broken user entry is a warning, not a failure."""
+    for path in kb_dirs:
+        if not Path(path).is_dir():
+            raise UsageError(f"--kb {path}: not a directory")
+    kb = knowledge.load(knowledge.search_dirs(kb_dirs))
+    for problem in kb.problems:
+        print(f"gradexplain: warning: skipped entry: {problem}", file=stderr)
+    return kb
+
+
+def open_input(path: str | None, stdin: BinaryIO) -> BinaryIO:
+    if path is None or path == "-":
+        return stdin
+    file = Path(path)
+    if file.is_dir():
+        raise UsageError(f"{path}: is a directory; give a log file, or '-' for standard input")
+    try:
+        handle = file.open("rb")
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read: {error.strerror or error}") from None
+    if handle.read(2) == b"\x1f\x8b":  # a gzipped log
+        handle.close()
+        return gzip.open(file, "rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def read_chunks(handle: BinaryIO, name: str) -> Iterator[bytes]:
+    from gradexplain.parser import CHUNK_SIZE
+
+    try:
+        while chunk := handle.read(CHUNK_SIZE):
+            yield chunk
+    except (OSError, EOFError) as error:
+        raise UsageError(f"{name}: cannot read: {error}") from None
+
+
+def explain_command(path: str | None, output: Output, kb_dirs: Sequence[str],
+                    stdin: BinaryIO, stderr: TextIO) -> int:
+    from gradexplain.explain import explain
+    from gradexplain.render import render_json
+
+    if (path is None or path == "-") and is_terminal(sys.stdin):
+        raise UsageError("no input: pipe a log into 'gradexplain explain' or give a file, "
+                         "e.g. python train.py 2>&1 | gradexplain explain")
+    kb = load_knowledge(kb_dirs, stderr)
+    handle = open_input(path, stdin)
+    try:
+        report = explain(read_chunks(handle, path or "<stdin>"), kb.entries)
+    finally:
+        if handle is not stdin:
+            handle.close()
+    if output.format == "json":
+        output.stream.write(render_json(report))
+    else:
+        emit(build_document(report), output)
+    return EXPLAINED if report.primary is not None else NOT_EXPLAINED
+
+
+def emit(document: Document, output: Output) -> None:
+    if output.use_rich():
+        from gradexplain.render_rich import print_rich
+
+        print_rich(document, force_color=output.color == "always", width=output.width)
+        return
+    from gradexplain.render import render_markdown, render_text
+
+    if output.format == "markdown":
+        output.stream.write(render_markdown(document))
+    else:
+        output.stream.write(render_text(document, output.text_width()))
+
+
+def list_command(output: Output, kb_dirs: Sequence[str], stderr: TextIO) -> int:
+    kb = load_knowledge(kb_dirs, stderr)
+    if output.format == "json":
+        import json
+
+        entries = [{"id": e.id, "family": e.family, "exception": list(e.exceptions),
+                    "title": e.title, "file": e.path} for e in kb.entries]
+        output.stream.write(json.dumps({"schema": 1, "entries": entries}, indent=2) + "\n")
+    else:
+        emit(entry_table(kb.entries), output)
+    return EXPLAINED
+
+
+def show_command(entry_id: str, output: Output, kb_dirs: Sequence[str], stderr: TextIO) -> int:
+    kb = load_knowledge(kb_dirs, stderr)
+    entry = kb.get(entry_id)
+    if entry is None:
+        known = ", ".join(sorted(e.id for e in kb.entries))
+        raise UsageError(f"no entry {entry_id!r}; known entries: {known}")
+    if output.format == "json":
+        import json
+        from dataclasses import asdict
+
+        output.stream.write(json.dumps(asdict(entry), indent=2) + "\n")
+    else:
+        emit(entry_document(entry), output)
+    return EXPLAINED
+
+
+def kb_check_command(dirs: Sequence[str], stdout: TextIO) -> int:
+    """Validate entries; with no DIR, the built-in ones and those named by GRADEXPLAIN_KB."""
+    paths = [Path(d) for d in dirs] if dirs else knowledge.search_dirs()
+    for path in paths:
+        if not path.is_dir():
+            raise UsageError(f"{path}: not a directory")
+    kb = knowledge.load(paths)
+    for problem in kb.problems:
+        print(f"error: {problem}", file=stdout)
+    files = sum(len(knowledge.entry_files(p)) for p in paths)
+    status = "OK" if not kb.problems else f"{len(kb.problems)} problem(s)"
+    print(f"{files} entry file(s) checked in {', '.join(map(str, paths))}: {status}", file=stdout)
+    return EXPLAINED if not kb.problems else NOT_EXPLAINED
+

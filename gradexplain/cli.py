@@ -1,0 +1,130 @@
+"""Command-line interface: parse options, call one function from app.py, map errors to
+exit statuses. No parsing, matching or rendering logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, NoReturn
+
+import typer
+
+from gradexplain import __version__, app
+
+HELP = """Explain PyTorch autograd errors: what happened, where in your code, why, and the fix.
+
+Exit status: 0 explained; 1 no traceback found or none matched the knowledge base
+(kb check: invalid entries); 2 bad usage, unreadable input or an internal error."""
+
+cli = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+kb_cli = typer.Typer(help="Work with knowledge-base entries (for people writing their own).",
+                     no_args_is_help=True)
+cli.add_typer(kb_cli, name="kb")
+
+KbOption = Annotated[list[str], typer.Option(
+    "--kb", metavar="DIR",
+    help="Extra knowledge directory (repeatable); its entries replace built-in ones with the "
+         "same id. GRADEXPLAIN_KB holds more, separated by the path separator.")]
+FormatOption = Annotated[str, typer.Option(
+    "--format", "-f", help="Output format: text, markdown or json.")]
+ColorOption = Annotated[str, typer.Option(
+    "--color", help="Colour on a terminal: auto, always or never. NO_COLOR is honoured.")]
+WidthOption = Annotated[int | None, typer.Option(
+    "--width", min=40, max=400, help="Wrap text output at this width.")]
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"gradexplain {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", callback=version_callback, is_eager=True,
+        help="Show the version and exit.")] = False) -> None:
+    """Explain PyTorch autograd errors."""
+
+
+def output_for(fmt: str, color: str, width: int | None) -> app.Output:
+    if fmt not in app.FORMATS:
+        raise app.UsageError(f"--format {fmt!r}: use one of {', '.join(app.FORMATS)}")
+    if color not in app.COLORS:
+        raise app.UsageError(f"--color {color!r}: use one of {', '.join(app.COLORS)}")
+    return app.Output(fmt, color, width, sys.stdout)
+
+
+@cli.command()
+def explain(
+    path: Annotated[str | None, typer.Argument(
+        metavar="[PATH|-]", help="Log or traceback file (gzip too); '-' or nothing reads stdin.")
+    ] = None,
+    fmt: FormatOption = "text",
+    color: ColorOption = "auto",
+    width: WidthOption = None,
+    kb: KbOption = [],  # noqa: B006 - typer needs a literal default
+) -> None:
+    """Find the autograd error in a traceback or log and explain it.
+
+    Example: python train.py 2>&1 | gradexplain explain
+    """
+    finish(lambda: app.explain_command(path, output_for(fmt, color, width), kb,
+                                       sys.stdin.buffer, sys.stderr))
+
+
+@cli.command("list")
+def list_entries(fmt: FormatOption = "text", color: ColorOption = "auto",
+                 kb: KbOption = []) -> None:  # noqa: B006
+    """List the errors gradexplain knows."""
+    finish(lambda: app.list_command(output_for(fmt, color, None), kb, sys.stderr))
+
+
+@cli.command()
+def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id, see 'list'.")],
+         fmt: FormatOption = "text", color: ColorOption = "auto", width: WidthOption = None,
+         kb: KbOption = []) -> None:  # noqa: B006
+    """Show one knowledge entry in full."""
+    finish(lambda: app.show_command(entry_id, output_for(fmt, color, width), kb, sys.stderr))
+
+
+@kb_cli.command("check")
+def kb_check(dirs: Annotated[list[str] | None, typer.Argument(
+        metavar="[DIR]...", help="Directories to validate (default: the built-in entries and "
+                                 "GRADEXPLAIN_KB).")] = None) -> None:
+    """Validate knowledge entries: every problem is reported as file: field: problem."""
+    finish(lambda: app.kb_check_command(dirs or [], sys.stdout))
+
+
+def finish(command: Callable[[], int]) -> NoReturn:
+    """Run a command and exit with its status; no traceback of ours reaches the user."""
+    try:
+        status = command()
+        sys.stdout.flush()
+    except app.UsageError as error:
+        print(f"gradexplain: error: {error}", file=sys.stderr)
+        status = app.FAILURE
+    except BrokenPipeError:
+        status = app.EXPLAINED
+        silence_stdout()
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as error:  # noqa: BLE001 - the promise is: never a traceback
+        print(f"gradexplain: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        status = app.FAILURE
+    raise typer.Exit(status)
+
+
+def silence_stdout() -> None:
+    """After the reader of a pipe went away, flushing at exit must not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main() -> None:
+    cli(prog_name="gradexplain")

@@ -1,0 +1,153 @@
+"""Rank an entry's causes by the evidence in the user's code, and tailor its fixes.
+
+Evidence is looked for in three places: the blamed statement (`code`), the whole file it
+came from (`source`) and the exception message. A cause whose evidence is found ranks
+first and its evidence is shown; a cause the entry gates out (`when`) is dropped with the
+fixes that serve only it. Fixes are tailored by the entry's own `rewrite` regex, applied
+to the user's statement, so `_loss.backward()` becomes `_loss.mean().backward()`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+
+from gradexplain.frames import read_source_file
+from gradexplain.matcher import compiled
+from gradexplain.model import Cause, Entry, Evidence, Fix, Traceback, UserFrame
+
+MAX_CODE_CHARS = 2000
+LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Context:
+    """The texts evidence is looked for in; None where they are not available."""
+
+    code: str | None
+    source: str | None
+    message: str
+    file: str | None = None
+
+    def text(self, kind: str) -> str | None:
+        return {"code": self.code, "source": self.source, "message": self.message}[kind]
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    cause: Cause
+    rank: int
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def likely(self) -> bool:
+        return self.rank == LIKELY
+
+
+@dataclass(frozen=True)
+class TailoredFix:
+    fix: Fix
+    before: str
+    after: str
+    tailored: bool
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    causes: tuple[RankedCause, ...]
+    fixes: tuple[TailoredFix, ...]
+
+
+def context_for(tb: Traceback, user_frame: UserFrame | None) -> Context:
+    if user_frame is None:
+        return Context(None, None, tb.exception.message)
+    source = read_source_file(user_frame.frame.file) if user_frame.from_disk else None
+    if source is not None:
+        source = without_comments(source)
+    code = (user_frame.statement or "")[:MAX_CODE_CHARS] or None
+    return Context(code, source, tb.exception.message, user_frame.frame.file)
+
+
+def without_comments(source: str) -> str:
+    """Blank out comments (keeping line numbers), so a comment is never taken as evidence."""
+    lines = source.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return source
+    for token in reversed(tokens):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + line[token.end[1]:]
+    return "".join(lines)
+
+
+def diagnose(entry: Entry, context: Context) -> Diagnosis:
+    ranked = [rc for rc in (rank_cause(c, context) for c in entry.causes) if rc is not None]
+    ranked.sort(key=lambda rc: rc.rank)  # stable: the entry's order within a rank
+    return Diagnosis(tuple(ranked), tailor_fixes(entry.fixes, ranked, context.code))
+
+
+def rank_cause(cause: Cause, context: Context) -> RankedCause | None:
+    if not all(gate_holds(gate, context) for gate in cause.when):
+        return None
+    if not cause.evidence:
+        return RankedCause(cause, POSSIBLE)
+    found = tuple(filter(None, (describe(e, context) for e in cause.evidence)))
+    return RankedCause(cause, LIKELY if found else UNLIKELY, found)
+
+
+def gate_holds(gate: Evidence, context: Context) -> bool:
+    """A gate on a text we do not have cannot rule a cause out."""
+    negated = gate.where.startswith("not_")
+    text = context.text(gate.where.removeprefix("not_"))
+    if text is None:
+        return True
+    return bool(compiled(gate.regex).search(text)) != negated
+
+
+def describe(evidence: Evidence, context: Context) -> str | None:
+    """A short human description of where the evidence was found, or None."""
+    text = context.text(evidence.where)
+    if not text:
+        return None
+    match = compiled(evidence.regex).search(text)
+    if not match:
+        return None
+    found = " ".join(match.group(0).split())[:80]
+    if evidence.where == "code":
+        return f"`{found}` in the failing line"
+    if evidence.where == "source":
+        line = text.count("\n", 0, match.start()) + 1
+        return f"`{found}` at line {line} of {short_name(context.file)}"
+    return f"the message says `{found}`"
+
+
+def short_name(path: str | None) -> str:
+    return re.split(r"[/\\]", path)[-1] if path else "the file"
+
+
+def tailor_fixes(fixes: tuple[Fix, ...], ranked: list[RankedCause],
+                 code: str | None) -> tuple[TailoredFix, ...]:
+    """Fixes for the surviving causes, ordered by their best cause; general fixes last."""
+    rank_of = {rc.cause.id: position for position, rc in enumerate(ranked)}
+    kept = []
+    for order, fix in enumerate(fixes):
+        positions = [rank_of[c] for c in fix.causes if c in rank_of]
+        if fix.causes and not positions:
+            continue
+        kept.append((min(positions, default=len(ranked)), order, tailor(fix, code)))
+    return tuple(fix for _, _, fix in sorted(kept, key=lambda k: (k[0], k[1])))
+
+
+def tailor(fix: Fix, code: str | None) -> TailoredFix:
+    if fix.rewrite is None or not code:
+        return TailoredFix(fix, fix.before, fix.after, tailored=False)
+    match = compiled(fix.rewrite.find).search(code)
+    if match is None:
+        return TailoredFix(fix, fix.before, fix.after, tailored=False)
+    after = code[: match.start()] + match.expand(fix.rewrite.replace) + code[match.end():]
+    return TailoredFix(fix, code, after, tailored=True)

@@ -1,0 +1,211 @@
+"""Turn a Report into a renderer-neutral document: sections of paragraphs, code and changes.
+
+Plain text, Markdown and rich all render this one structure, so the three formats
+cannot drift apart in what they say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gradexplain.diagnose import Diagnosis, RankedCause, TailoredFix, context_for, diagnose
+from gradexplain.model import Analysis, Entry, Report, Traceback
+
+MAX_MESSAGE_SHOWN = 600
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Code:
+    """Source lines; `first_line` numbers them when known."""
+
+    text: str
+    first_line: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    number: int
+    title: str
+    before: str
+    after: str
+    tailored: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+Block = Para | Bullets | Code | Change | Table
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    heading: str
+    sections: tuple[Section, ...]
+    explained: bool
+
+
+def build_document(report: Report) -> Document:
+    if report.primary is None:
+        return unexplained(report)
+    analysis = report.analyses[report.primary]
+    entry = analysis.matches[0].entry
+    diagnosis = diagnose(entry, context_for(analysis.traceback, analysis.user_frame))
+    sections = [
+        Section("What happened", what_happened(entry, analysis.traceback)),
+        Section("Where", where(analysis)),
+        Section("Why", why(entry, diagnosis)),
+        Section("How to fix", how_to_fix(diagnosis)),
+    ]
+    if entry.known_problems:
+        sections.append(Section("Watch out", (Bullets(entry.known_problems),)))
+    others = other_notes(report, report.primary)
+    if others:
+        sections.append(Section("Also found", (Bullets(tuple(others)),)))
+    if entry.references:
+        sections.append(Section("References", (Bullets(entry.references),)))
+    return Document(f"{entry.id}: {entry.title}", tuple(sections), explained=True)
+
+
+def exception_line(tb: Traceback) -> str:
+    message = " ".join(tb.exception.message.split())
+    if len(message) > MAX_MESSAGE_SHOWN:
+        message = message[: MAX_MESSAGE_SHOWN - 1] + "…"
+    return f"{tb.exception.type}: {message}" if tb.exception.type else message
+
+
+def what_happened(entry: Entry, tb: Traceback) -> tuple[Block, ...]:
+    return (Para(entry.summary), Code(exception_line(tb)))
+
+
+def where(analysis: Analysis) -> tuple[Block, ...]:
+    user = analysis.user_frame
+    if user is None:
+        if not analysis.traceback.frames:
+            return (Para("The input shows only the message, not the traceback, so the line "
+                         "is unknown. Run the script again and paste the whole traceback."),)
+        last = analysis.traceback.frames[-1]
+        return (Para(f"No frame of your own code is in the traceback; it ends in "
+                     f"{location(last.file, last.line, last.function)}."),)
+    frame = user.frame
+    blocks: list[Block] = [Para(location(frame.file, frame.line, frame.function))]
+    if user.statement:
+        first = frame.line if frame.line is not None and "\n" not in user.statement else None
+        blocks.append(Code(user.statement, first))
+    return tuple(blocks)
+
+
+def location(file: str, line: int | None, function: str | None) -> str:
+    text = f"{file}:{line}" if line is not None else file
+    return f"{text}, in {function}" if function else text
+
+
+def why(entry: Entry, diagnosis: Diagnosis) -> tuple[Block, ...]:
+    blocks: list[Block] = [Para(entry.why)]
+    likely = [rc for rc in diagnosis.causes if rc.likely]
+    if likely:
+        top = likely[0]
+        blocks.append(Para(f"Most likely here: {top.cause.text}"))
+        blocks.append(Bullets(tuple(f"evidence: {e}" for e in top.evidence)))
+        rest = [rc for rc in diagnosis.causes if rc is not top]
+        label = "Other possible causes:"
+    else:
+        rest = list(diagnosis.causes)
+        label = "Possible causes, most common first:" if len(rest) > 1 else "Cause:"
+    if rest:
+        blocks.append(Para(label))
+        blocks.append(Bullets(tuple(cause_line(rc) for rc in rest)))
+    return tuple(blocks)
+
+
+def cause_line(ranked: RankedCause) -> str:
+    if ranked.evidence:
+        return f"{ranked.cause.text} (evidence: {'; '.join(ranked.evidence)})"
+    return ranked.cause.text
+
+
+def how_to_fix(diagnosis: Diagnosis) -> tuple[Block, ...]:
+    return tuple(change(i, fix) for i, fix in enumerate(diagnosis.fixes, start=1))
+
+
+def change(number: int, fix: TailoredFix) -> Change:
+    return Change(number, fix.fix.title, fix.before, fix.after, fix.tailored)
+
+
+def other_notes(report: Report, primary: int) -> list[str]:
+    notes = []
+    alternatives = [m.entry.id for m in report.analyses[primary].matches[1:]]
+    if alternatives:
+        notes.append("The message also fits: " + ", ".join(alternatives))
+    count = len(report.analyses)
+    if count > 1:
+        notes.append(f"The input holds {count} tracebacks; this is number {primary + 1}, "
+                     "the one that best explains the failure.")
+    return notes
+
+
+def unexplained(report: Report) -> Document:
+    if not report.analyses:
+        text = ("No Python traceback or error message was found in the input. Pass the "
+                "whole output of the failed run, e.g. "
+                "`python train.py 2>&1 | gradexplain explain`.")
+        return Document("No traceback found", (Section("Result", (Para(text),)),), False)
+    last = report.analyses[-1].traceback
+    blocks: tuple[Block, ...] = (
+        Para("This error is not in the knowledge base: gradexplain found no autograd "
+             "problem it can explain. `gradexplain list` shows the errors it knows."),
+        Code(exception_line(last) or "(the traceback has no exception line)"),
+    )
+    return Document("Not an autograd error gradexplain knows",
+                    (Section("Result", blocks),), False)
+
+
+def entry_table(entries: tuple[Entry, ...]) -> Document:
+    rows = tuple((e.id, e.family, "/".join(e.exceptions), e.title)
+                 for e in sorted(entries, key=lambda e: (e.family, e.id)))
+    table = Table(("id", "family", "exception", "title"), rows)
+    return Document(f"{len(rows)} known errors", (Section("Entries", (table,)),), True)
+
+
+def entry_document(entry: Entry) -> Document:
+    """Everything an entry says, for `gradexplain show`."""
+    patterns = tuple(f"{p.regex}   (torch {p.torch})" for p in entry.patterns)
+    causes = tuple(f"{c.id}: {c.text}" for c in entry.causes)
+    fixes = tuple(Change(i, f"{f.title}" + (f" {f.note}" if f.note else ""), f.before, f.after,
+                         False) for i, f in enumerate(entry.fixes, start=1))
+    sections = [
+        Section("Summary", (Para(entry.summary),
+                            Para("Raised as: " + ", ".join(entry.exceptions)))),
+        Section("Messages", (Bullets(patterns),)),
+        Section("Why", (Para(entry.why),)),
+        Section("Causes, most common first", (Bullets(causes),)),
+        Section("Fixes", fixes),
+    ]
+    if entry.known_problems:
+        sections.append(Section("Watch out", (Bullets(entry.known_problems),)))
+    if entry.references:
+        sections.append(Section("References", (Bullets(entry.references),)))
+    sections.append(Section("Entry", (Bullets((
+        f"file: {entry.path}",
+        f"family: {entry.family}",
+        "verified on torch: " + (", ".join(entry.verified_on) or "not recorded"),
+    )),)))
+    return Document(f"{entry.id}: {entry.title}", tuple(sections), True)

@@ -1,0 +1,268 @@
+"""Load and validate the YAML knowledge base.
+
+Entries are untrusted text as far as the loader is concerned (users add their own), so
+every field is checked and every problem is reported as `file: field: what is wrong`,
+which is what someone writing an entry needs to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gradexplain.model import Cause, Condition, Entry, Evidence, Fix, Pattern, Rewrite
+
+ENV_VAR = "GRADEXPLAIN_KB"
+EVIDENCE_KINDS = ("code", "source", "message")
+GATE_KINDS = EVIDENCE_KINDS + tuple("not_" + kind for kind in EVIDENCE_KINDS)
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+REQUIRED = ("id", "title", "exception", "patterns", "summary", "why", "causes", "fixes")
+KNOWN = REQUIRED + (
+    "not_patterns",
+    "conditions",
+    "known_problems",
+    "references",
+    "verified_on",
+    "examples",
+)
+
+
+class EntryError(Exception):
+    """A knowledge entry that cannot be used; the text names the file and the field."""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    entries: tuple[Entry, ...]
+    problems: tuple[str, ...] = ()
+
+    def get(self, entry_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+
+def builtin_dir() -> Path:
+    """The shipped entries: inside the package when installed from a wheel, else the checkout's."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "knowledge"
+    return packaged if packaged.is_dir() else here.parent / "knowledge"
+
+
+def search_dirs(extra: Sequence[str] = ()) -> list[Path]:
+    """Built-in first, then GRADEXPLAIN_KB, then --kb: later directories win on equal ids."""
+    from_env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
+    return [builtin_dir(), *(Path(p) for p in from_env), *(Path(p) for p in extra)]
+
+
+def load(dirs: Sequence[Path]) -> KnowledgeBase:
+    """Load every entry; a broken entry is reported in `problems`, never fatal."""
+    by_id: dict[str, Entry] = {}
+    problems: list[str] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            problems.append(f"{directory}: not a directory")
+            continue
+        for path in entry_files(directory):
+            try:
+                entry = load_entry(path, family=family_of(path, directory))
+            except EntryError as error:
+                problems.append(str(error))
+                continue
+            by_id[entry.id] = entry
+    return KnowledgeBase(tuple(by_id.values()), tuple(problems))
+
+
+def entry_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def family_of(path: Path, root: Path) -> str:
+    parent = path.parent
+    return parent.name if parent != root else "general"
+
+
+def load_entry(path: Path, family: str = "general") -> Entry:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise EntryError(f"{path}: cannot read: {error}") from None
+    except yaml.YAMLError as error:
+        raise EntryError(f"{path}: not valid YAML: {one_line(str(error))}") from None
+    return parse_entry(data, path, family)
+
+
+def parse_entry(data: Any, path: Path, family: str) -> Entry:
+    check = Checker(path)
+    if not isinstance(data, dict):
+        check.fail("", "the file must hold a mapping of fields")
+    unknown = sorted(set(data) - set(KNOWN))
+    if unknown:
+        check.fail(unknown[0], f"unknown field (known: {', '.join(KNOWN)})")
+    for name in REQUIRED:
+        if name not in data:
+            check.fail(name, "required field is missing")
+    entry_id = check.text(data, "id")
+    if not ID_RE.match(entry_id):
+        check.fail("id", f"{entry_id!r} must be kebab-case (a-z, 0-9, '-')")
+    if path.stem != entry_id:
+        check.fail("id", f"{entry_id!r} must equal the file name {path.stem!r}")
+    causes = check.items(data, "causes", parse_cause)
+    cause_ids = [c.id for c in causes]
+    fixes = check.items(data, "fixes", parse_fix)
+    for i, fix in enumerate(fixes):
+        for cause_id in fix.causes:
+            if cause_id not in cause_ids:
+                check.fail(f"fixes[{i}].causes", f"no cause with id {cause_id!r}")
+    return Entry(
+        id=entry_id,
+        title=check.text(data, "title"),
+        family=family,
+        exceptions=tuple(check.text_list(data, "exception", allow_scalar=True)),
+        patterns=check.items(data, "patterns", parse_pattern),
+        summary=check.text(data, "summary"),
+        why=check.text(data, "why"),
+        causes=causes,
+        fixes=fixes,
+        not_patterns=tuple(check.regex(r, f"not_patterns[{i}]") for i, r in
+                           enumerate(check.text_list(data, "not_patterns"))),
+        conditions=check.items(data, "conditions", parse_condition, required=False),
+        known_problems=tuple(check.text_list(data, "known_problems")),
+        references=tuple(check.text_list(data, "references")),
+        verified_on=tuple(check.text_list(data, "verified_on")),
+        path=str(path),
+    )
+
+
+class Checker:
+    """Field readers that raise EntryError naming the file and the field path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, field: str, problem: str) -> None:
+        where = f"{self.path}: {field}: " if field else f"{self.path}: "
+        raise EntryError(where + problem)
+
+    def text(self, data: dict[str, Any], key: str, prefix: str = "") -> str:
+        value = data.get(key)
+        scalar = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        if not scalar or not str(value).strip():
+            self.fail(prefix + key, "must be a non-empty string")
+        return str(value).strip()
+
+    def optional_text(self, data: dict[str, Any], key: str, prefix: str) -> str | None:
+        return self.text(data, key, prefix) if key in data else None
+
+    def text_list(self, data: dict[str, Any], key: str, allow_scalar: bool = False,
+                  prefix: str = "") -> list[str]:
+        value = data.get(key, [])
+        if allow_scalar and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+            self.fail(prefix + key, "must be a list of strings")
+        if allow_scalar and not value:
+            self.fail(prefix + key, "must name at least one item")
+        return [str(v) for v in value]
+
+    def regex(self, value: str, field: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            self.fail(field, f"invalid regex {value!r}: {error}")
+        return value
+
+    def items(self, data: dict[str, Any], key: str,
+              parse: Callable[[Checker, dict[str, Any], str], Any],
+              required: bool = True) -> tuple[Any, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or (required and not value):
+            self.fail(key, "must be a non-empty list" if required else "must be a list")
+        parsed = []
+        for i, item in enumerate(value):
+            prefix = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                self.fail(prefix, "must be a mapping")
+            parsed.append(parse(self, item, prefix + "."))
+        return tuple(parsed)
+
+    def gates(self, data: dict[str, Any], key: str, prefix: str,
+              kinds: Sequence[str]) -> tuple[Evidence, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.fail(prefix + key, "must be a list of {kind: regex} mappings")
+        found = []
+        for i, item in enumerate(value):
+            field = f"{prefix}{key}[{i}]"
+            if not isinstance(item, dict) or len(item) != 1:
+                self.fail(field, f"must be one {{kind: regex}} mapping, kind one of {kinds}")
+            (kind, regex), = item.items()
+            if kind not in kinds:
+                self.fail(field, f"unknown kind {kind!r} (use one of {', '.join(kinds)})")
+            if not isinstance(regex, str):
+                self.fail(field, "the regex must be a string")
+            found.append(Evidence(kind, self.regex(regex, field)))
+        return tuple(found)
+
+
+def parse_pattern(check: Checker, item: dict[str, Any], prefix: str) -> Pattern:
+    regex = check.regex(check.text(item, "regex", prefix), prefix + "regex")
+    return Pattern(regex, check.optional_text(item, "torch", prefix) or "current")
+
+
+def parse_condition(check: Checker, item: dict[str, Any], prefix: str) -> Condition:
+    function = check.regex(check.text(item, "frame_function", prefix), prefix + "frame_function")
+    weight = item.get("weight", 0.1)
+    if not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        check.fail(prefix + "weight", "must be a number between 0 and 1")
+    return Condition(function, float(weight))
+
+
+def parse_cause(check: Checker, item: dict[str, Any], prefix: str) -> Cause:
+    cause_id = check.text(item, "id", prefix)
+    if not ID_RE.match(cause_id):
+        check.fail(prefix + "id", f"{cause_id!r} must be kebab-case")
+    return Cause(
+        id=cause_id,
+        text=check.text(item, "text", prefix),
+        evidence=check.gates(item, "evidence", prefix, EVIDENCE_KINDS),
+        when=check.gates(item, "when", prefix, GATE_KINDS),
+    )
+
+
+def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:
+    rewrite = item.get("rewrite")
+    parsed_rewrite = None
+    if rewrite is not None:
+        if not isinstance(rewrite, dict):
+            check.fail(prefix + "rewrite", "must be a mapping with 'find' and 'replace'")
+        find = check.text(rewrite, "find", prefix + "rewrite.")
+        check.regex(find, prefix + "rewrite.find")
+        parsed_rewrite = Rewrite(find, check.text(rewrite, "replace", prefix + "rewrite."))
+        check_replacement(check, parsed_rewrite, prefix + "rewrite.replace")
+    return Fix(
+        id=check.text(item, "id", prefix),
+        title=check.text(item, "title", prefix),
+        before=check.text(item, "before", prefix),
+        after=check.text(item, "after", prefix),
+        causes=tuple(check.text_list(item, "causes", prefix=prefix)),
+        rewrite=parsed_rewrite,
+        note=check.optional_text(item, "note", prefix),
+    )
+
+
+def check_replacement(check: Checker, rewrite: Rewrite, field: str) -> None:
+    """A replacement naming a group the regex lacks would only fail on a user's code."""
+    groups = set(re.compile(rewrite.find).groupindex)
+    for name in re.findall(r"\\g<(\w+)>", rewrite.replace):
+        if not name.isdigit() and name not in groups:
+            check.fail(field, f"names group {name!r}, which 'find' does not define")
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+

@@ -1,0 +1,156 @@
+"""Plain data passed between the stages: parsed tracebacks, knowledge entries, matches.
+
+Every stage takes and returns these frozen dataclasses, so that parsing, matching,
+diagnosis and rendering can be tested (and replaced) one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One stack frame as the traceback showed it."""
+
+    file: str
+    line: int | None
+    function: str | None
+    code: str | None
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """The exception that ended a traceback; `type` is None for a bare message."""
+
+    type: str | None
+    message: str
+
+    @property
+    def short_type(self) -> str | None:
+        """The class name without its module (`torch.OutOfMemoryError` -> `OutOfMemoryError`)."""
+        return self.type.rsplit(".", 1)[-1] if self.type else None
+
+
+@dataclass(frozen=True)
+class Traceback:
+    """One traceback found in the input.
+
+    `parent` and `relation` link the parts of a chain: "cause" (raise ... from),
+    "context" (during handling of ...) or "original" (a worker's traceback that torch
+    re-raised inside another exception's message). `stream` is the rank or process
+    prefix its lines carried, if any.
+    """
+
+    exception: ExceptionInfo
+    frames: tuple[Frame, ...] = ()
+    parent: int | None = None
+    relation: str | None = None
+    stream: str | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: str
+    torch: str = "current"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A regex looked for in one place: `code` (the blamed statement), `source` (its file)
+    or `message`; a `not_` prefix on the place negates the test."""
+
+    where: str
+    regex: str
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A possible cause. `when` gates it (all must hold); `evidence` ranks it (any may hold)."""
+
+    id: str
+    text: str
+    evidence: tuple[Evidence, ...] = ()
+    when: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """How to tailor a fix to the user's statement: a regex over the code and its replacement."""
+
+    find: str
+    replace: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    id: str
+    title: str
+    before: str
+    after: str
+    causes: tuple[str, ...] = ()
+    rewrite: Rewrite | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A frame condition: some frame's function matches `frame_function`; adds `weight`."""
+
+    frame_function: str
+    weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    family: str
+    exceptions: tuple[str, ...]
+    patterns: tuple[Pattern, ...]
+    summary: str
+    why: str
+    causes: tuple[Cause, ...]
+    fixes: tuple[Fix, ...]
+    not_patterns: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    known_problems: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    verified_on: tuple[str, ...] = ()
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: Entry
+    score: float
+    pattern: Pattern
+
+
+@dataclass(frozen=True)
+class UserFrame:
+    """The frame to blame, with the statement read from disk when the file is here."""
+
+    index: int
+    frame: Frame
+    statement: str | None = None
+    from_disk: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One traceback with what was concluded about it."""
+
+    traceback: Traceback
+    user_frames: tuple[bool, ...]
+    user_frame: UserFrame | None
+    matches: tuple[Match, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything `explain` found in one input; `primary` indexes `analyses`."""
+
+    analyses: tuple[Analysis, ...]
+    primary: int | None

@@ -1,0 +1,143 @@
+"""Plain text, Markdown and JSON output. Rich terminal output lives in render_rich.py,
+so that piped output never imports rich."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+from gradexplain.document import Block, Bullets, Change, Code, Document, Para, Table
+from gradexplain.model import Analysis, Frame, Report, UserFrame
+
+JSON_SCHEMA = 1
+
+
+def render_text(document: Document, width: int = 88) -> str:
+    out = [document.heading, "=" * min(len(document.heading), width)]
+    for section in document.sections:
+        out.append("")
+        out.append(section.title)
+        for block in section.blocks:
+            out.extend(text_block(block, width))
+    return "\n".join(out) + "\n"
+
+
+def text_block(block: Block, width: int) -> list[str]:
+    indent = "  "
+    if isinstance(block, Para):
+        return textwrap.wrap(block.text, width, initial_indent=indent, subsequent_indent=indent)
+    if isinstance(block, Bullets):
+        return [line for item in block.items for line in textwrap.wrap(
+            item, width, initial_indent=indent + "- ", subsequent_indent=indent + "  ")]
+    if isinstance(block, Code):
+        return numbered(block, indent + "  ")
+    if isinstance(block, Table):
+        return table_lines(block, indent)
+    return change_lines(block, width, indent)
+
+
+def table_lines(table: Table, indent: str) -> list[str]:
+    rows = [table.header, *table.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(table.header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        return (indent + "  ".join(cells)).rstrip()
+
+    return [line(table.header), line(tuple("-" * w for w in widths)),
+            *(line(row) for row in table.rows)]
+
+
+def numbered(block: Code, indent: str) -> list[str]:
+    lines = block.text.splitlines() or [""]
+    if block.first_line is None:
+        return [indent + line for line in lines]
+    digits = len(str(block.first_line + len(lines) - 1))
+    return [f"{indent}{block.first_line + i:>{digits}} | {line}" for i, line in enumerate(lines)]
+
+
+def change_lines(change: Change, width: int, indent: str) -> list[str]:
+    title = f"{change.number}. {change.title}"
+    lines = textwrap.wrap(title, width, initial_indent=indent, subsequent_indent=indent + "   ")
+    label = "in your code:" if change.tailored else "for example:"
+    lines.append(f"{indent}   {label}")
+    lines.extend(f"{indent}   - {line}" for line in change.before.splitlines())
+    lines.extend(f"{indent}   + {line}" for line in change.after.splitlines())
+    return lines
+
+
+def render_markdown(document: Document) -> str:
+    out = [f"# {document.heading}"]
+    for section in document.sections:
+        out.append(f"\n## {section.title}\n")
+        for block in section.blocks:
+            out.append(markdown_block(block))
+    return "\n".join(out) + "\n"
+
+
+def markdown_block(block: Block) -> str:
+    if isinstance(block, Para):
+        return block.text + "\n"
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {item}" for item in block.items) + "\n"
+    if isinstance(block, Code):
+        return f"```\n{block.text}\n```\n"
+    if isinstance(block, Table):
+        rows = [block.header, tuple("---" for _ in block.header), *block.rows]
+        return "\n".join("| " + " | ".join(row) + " |" for row in rows) + "\n"
+    label = "In your code" if block.tailored else "For example"
+    diff = "\n".join([*(f"- {line}" for line in block.before.splitlines()),
+                      *(f"+ {line}" for line in block.after.splitlines())])
+    return f"{block.number}. {block.title}\n\n   {label}:\n\n```diff\n{diff}\n```\n"
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    primary = None
+    if report.primary is not None:
+        analysis = report.analyses[report.primary]
+        top = analysis.matches[0].entry
+        primary = {
+            "id": top.id,
+            "title": top.title,
+            "traceback_index": report.primary,
+            "user_frame": user_frame_dict(analysis.user_frame),
+        }
+    return {
+        "schema": JSON_SCHEMA,
+        "primary": primary,
+        "tracebacks": [traceback_dict(a) for a in report.analyses],
+    }
+
+
+def traceback_dict(analysis: Analysis) -> dict[str, Any]:
+    tb = analysis.traceback
+    return {
+        "exception": {"type": tb.exception.type, "message": tb.exception.message},
+        "frames": [frame_dict(frame, user)
+                   for frame, user in zip(tb.frames, analysis.user_frames, strict=True)],
+        "user_frame": user_frame_dict(analysis.user_frame),
+        "matches": [{"id": m.entry.id, "title": m.entry.title, "score": m.score}
+                    for m in analysis.matches],
+        "chained_from": tb.parent,
+        "relation": tb.relation,
+        "stream": tb.stream,
+        "complete": tb.complete,
+    }
+
+
+def frame_dict(frame: Frame, user: bool) -> dict[str, Any]:
+    return {"file": frame.file, "line": frame.line, "function": frame.function,
+            "code": frame.code, "user": user}
+
+
+def user_frame_dict(user_frame: UserFrame | None) -> dict[str, Any] | None:
+    if user_frame is None:
+        return None
+    result = frame_dict(user_frame.frame, True)
+    result["statement"] = user_frame.statement
+    return result

@@ -1,0 +1,17 @@
+# Fine-tuning: the loop meant to freeze the backbone freezes every parameter, head included.
+# expect-cause: nothing-requires-grad
+import torch.nn as nn
+import torch
+
+model = nn.Sequential(
+    nn.Linear(10, 16), nn.ReLU(),  # backbone
+    nn.Linear(16, 2),              # new head
+)
+for param in model.parameters():
+    param.requires_grad = False
+
+optimizer = torch.optim.SGD(model[2].parameters(), lr=0.01)
+x, labels = torch.randn(4, 10), torch.randint(0, 2, (4,))
+loss = nn.functional.cross_entropy(model(x), labels)
+loss.backward()  # expect: no-grad-fn
+optimizer.step()

@@ -1,0 +1,17 @@
+# A criterion that does not reduce keeps one loss value per sample.
+# expect-cause: per-sample-loss
+# expect-fix: _loss.mean().backward()
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 1)
+criterion = nn.MSELoss(reduction="none")
+inputs, targets = torch.randn(8, 4), torch.randn(8, 1)
+
+
+def train_step():
+    _loss = criterion(model(inputs), targets)
+    _loss.backward()  # expect: nonscalar-backward
+
+
+train_step()
