@@ -9,6 +9,7 @@ Exit statuses (documented in README and `--help`):
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -37,9 +38,12 @@ class Output:
     stream: TextIO = sys.stdout
 
     def use_rich(self) -> bool:
+        """Rich styling on a terminal; --color always forces it, NO_COLOR turns it off."""
         if self.format != "text" or self.color == "never":
             return False
-        return self.color == "always" or is_terminal(self.stream)
+        if self.color == "always":
+            return True
+        return is_terminal(self.stream) and not os.environ.get("NO_COLOR")
 
     def text_width(self) -> int:
         if self.width:
@@ -49,7 +53,7 @@ class Output:
         return DEFAULT_WIDTH
 
 
-def is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO | BinaryIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -99,7 +103,7 @@ def explain_command(path: str | None, output: Output, kb_dirs: Sequence[str],
     from gradexplain.explain import explain
     from gradexplain.render import render_json
 
-    if (path is None or path == "-") and is_terminal(sys.stdin):
+    if (path is None or path == "-") and is_terminal(stdin):
         raise UsageError("no input: pipe a log into 'gradexplain explain' or give a file, "
                          "e.g. python train.py 2>&1 | gradexplain explain")
     kb = load_knowledge(kb_dirs, stderr)

@@ -30,6 +30,7 @@ class Code:
 
     text: str
     first_line: int | None = None
+    wrap: bool = False  # messages wrap like prose; source code never does
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def exception_line(tb: Traceback) -> str:
 
 
 def what_happened(entry: Entry, tb: Traceback) -> tuple[Block, ...]:
-    return (Para(entry.summary), Code(exception_line(tb)))
+    return (Para(entry.summary), Code(exception_line(tb), wrap=True))
 
 
 def where(analysis: Analysis) -> tuple[Block, ...]:
@@ -163,7 +164,7 @@ def other_notes(report: Report, primary: int) -> list[str]:
 
 
 def unexplained(report: Report) -> Document:
-    if not report.analyses:
+    if not any(a.traceback.frames or a.traceback.exception.type for a in report.analyses):
         text = ("No Python traceback or error message was found in the input. Pass the "
                 "whole output of the failed run, e.g. "
                 "`python train.py 2>&1 | gradexplain explain`.")
@@ -172,7 +173,7 @@ def unexplained(report: Report) -> Document:
     blocks: tuple[Block, ...] = (
         Para("This error is not in the knowledge base: gradexplain found no autograd "
              "problem it can explain. `gradexplain list` shows the errors it knows."),
-        Code(exception_line(last) or "(the traceback has no exception line)"),
+        Code(exception_line(last) or "(the traceback has no exception line)", wrap=True),
     )
     return Document("Not an autograd error gradexplain knows",
                     (Section("Result", blocks),), False)

@@ -29,7 +29,7 @@ MAX_STATEMENT_LINES = 12
 
 
 def is_user_file(path: str) -> bool:
-    if path.startswith(("In [", "In[", "<ipython-input-")) or path in USER_PSEUDO_FILES:
+    if path.startswith(("Cell In[", "In [", "In[", "<ipython-input-")) or path in USER_PSEUDO_FILES:
         return True
     return not LIBRARY_PATH_RE.search(path)
 

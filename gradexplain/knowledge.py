@@ -134,6 +134,7 @@ def parse_entry(data: Any, path: Path, family: str) -> Entry:
         known_problems=tuple(check.text_list(data, "known_problems")),
         references=tuple(check.text_list(data, "references")),
         verified_on=tuple(check.text_list(data, "verified_on")),
+        examples=tuple(check.text_list(data, "examples")),
         path=str(path),
     )
 

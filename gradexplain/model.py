@@ -118,6 +118,7 @@ class Entry:
     known_problems: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     verified_on: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
     path: str = ""
 
 

@@ -26,7 +26,7 @@ MAX_TRACEBACKS = 1000  # per input; the oldest are dropped first
 MAX_ORPHANS = 16
 SMALL_INPUT = 64 * 1024  # a paste this small may be a bare message with no exception type
 CHAIN_WINDOW = 4  # lines after a traceback in which a chaining sentence links the next one
-TRIGGERS = (b"Traceback", b"Error", b"Exception")
+TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "')
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -34,8 +34,11 @@ STREAM_RE = re.compile(
     r"^\s*(?:\[(?:rank|default|local_rank|worker)\s*(?P<rank>\d{1,6})\]\s*:"
     r"|\[(?P<mpi>\d{1,6},\d{1,6})\]<std(?:out|err)>:)\s?"
 )
+# After the colon anything may follow (a progress bar redrawn on the same line); without
+# it the line must end there, as IPython's "RuntimeError    Traceback (most recent call last)".
 HEADER_RE = re.compile(
-    r"(?P<kind>Original |Exception Group )?Traceback \(most recent call last\)(?P<colon>:?)[\s`]*$"
+    r"(?P<kind>Original |Exception Group )?Traceback \(most recent call last\)"
+    r"(?:(?P<colon>:).*|[\s`]*)$"
 )
 JUPYTER_TYPE_RE = re.compile(r"(?P<type>[A-Za-z_][\w.]{0,200})\s{2,}$")
 CHAIN_MARKERS = {
@@ -45,7 +48,7 @@ CHAIN_MARKERS = {
 FILE_RE = re.compile(
     r'^\s*File "(?P<file>[^"]{1,4096})", line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$'
 )
-CELL_RE = re.compile(r"^Cell (?P<file>In\s?\[\d*\]), line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
+CELL_RE = re.compile(r"^(?P<file>Cell In\s?\[\d*\]), line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
 IPY_FILE_RE = re.compile(r"^File (?P<file>\S.{0,4096}?):(?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
 IPY_OLD_RE = re.compile(
     r"^(?P<file><ipython-input-[^>]{1,200}>|<[^>\s]{1,200}>|\S[^\n]{0,4096}?\.pyx?) in "
@@ -333,6 +336,11 @@ class Scanner:
         header = HEADER_RE.search(content)
         if header:
             self.start(state, stream_key, content, header)
+            return
+        frame = FILE_RE.match(content)
+        if frame:  # a paste that lost its "Traceback (most recent call last):" line
+            state.open = OpenTraceback(self.take_seq(), "", None, None, None, stream_key)
+            state.open.frames.append(frame_from(frame))
             return
         marker = CHAIN_MARKERS.get(content.strip())
         if marker and state.lines_since <= CHAIN_WINDOW:

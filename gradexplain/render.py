@@ -14,7 +14,8 @@ JSON_SCHEMA = 1
 
 
 def render_text(document: Document, width: int = 88) -> str:
-    out = [document.heading, "=" * min(len(document.heading), width)]
+    out = textwrap.wrap(document.heading, width, subsequent_indent="  ")
+    out.append("=" * max(map(len, out)))
     for section in document.sections:
         out.append("")
         out.append(section.title)
@@ -30,6 +31,9 @@ def text_block(block: Block, width: int) -> list[str]:
     if isinstance(block, Bullets):
         return [line for item in block.items for line in textwrap.wrap(
             item, width, initial_indent=indent + "- ", subsequent_indent=indent + "  ")]
+    if isinstance(block, Code) and block.wrap:
+        return textwrap.wrap(block.text, width, initial_indent=indent + "  ",
+                             subsequent_indent=indent + "  ")
     if isinstance(block, Code):
         return numbered(block, indent + "  ")
     if isinstance(block, Table):

@@ -13,7 +13,8 @@ from gradexplain.document import Block, Bullets, Change, Code, Document, Para, T
 
 
 def print_rich(document: Document, force_color: bool, width: int | None = None) -> None:
-    console = Console(force_terminal=force_color or None, width=width, highlight=False)
+    console = Console(force_terminal=force_color or None, no_color=False if force_color else None,
+                      width=width, highlight=False)
     style = "bold green" if document.explained else "bold yellow"
     console.print(Rule(Text(document.heading, style=style), align="left"))
     for section in document.sections:

@@ -1,0 +1,80 @@
+"""Shared fixtures: the knowledge base, and the real output of every case script.
+
+Case scripts are run once per session, two at a time, in subprocesses under real torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gradexplain import knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT / "knowledge"
+CAPTURED = ROOT / "tests" / "data" / "captured"
+EXPECT_RE = re.compile(r"#\s*expect:\s*([a-z0-9-]+)")
+EXPECT_CAUSE_RE = re.compile(r"^#\s*expect-cause:\s*([a-z0-9-]+)\s*$", re.M)
+EXPECT_FIX_RE = re.compile(r"^#\s*expect-fix:\s*(.+?)\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    entry_id: str
+    line: int
+    cause: str | None
+    fixes: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def case_files() -> list[Path]:
+    return sorted(KNOWLEDGE.rglob("*.case*.py"))
+
+
+def read_case(path: Path) -> Case:
+    text = path.read_text(encoding="utf-8")
+    marked = [(i, m.group(1)) for i, line in enumerate(text.splitlines(), start=1)
+              if (m := EXPECT_RE.search(line))]
+    assert len(marked) == 1, f"{path}: needs exactly one '# expect: <id>' line"
+    line, entry_id = marked[0]
+    cause = EXPECT_CAUSE_RE.search(text)
+    return Case(path, entry_id, line, cause.group(1) if cause else None,
+                tuple(EXPECT_FIX_RE.findall(text)))
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONWARNINGS="ignore")
+    env.pop("FORCE_COLOR", None)
+    return env
+
+
+def run_script(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          env=child_env(), cwd=path.parent, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def kb() -> knowledge.KnowledgeBase:
+    base = knowledge.load([KNOWLEDGE])
+    assert not base.problems, base.problems
+    return base
+
+
+@pytest.fixture(scope="session")
+def case_outputs() -> dict[Path, subprocess.CompletedProcess[str]]:
+    """Every case script's real run, keyed by path."""
+    paths = case_files()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(paths, pool.map(run_script, paths), strict=True))

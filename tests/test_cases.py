@@ -1,0 +1,71 @@
+"""Every knowledge entry is proven by case scripts that really raise its error under torch.
+
+For each case: the real output is parsed and matched; exactly the entry the case names
+must match, the located line must be the marked one, and where the case says so, the
+first-ranked cause and the tailored fixes must be the expected ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import case_files, read_case
+
+from gradexplain.diagnose import context_for, diagnose
+from gradexplain.explain import explain
+from gradexplain.knowledge import KnowledgeBase
+
+CASES = case_files()
+
+
+def strip_comment(code: str) -> str:
+    return code.split("  #", 1)[0].strip()
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_case_is_explained_by_its_entry(
+    path: Path, kb: KnowledgeBase, case_outputs: dict[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    case = read_case(path)
+    run = case_outputs[path]
+    assert run.returncode != 0, f"{case.name} did not fail:\n{run.stdout}{run.stderr}"
+    report = explain(run.stderr, kb.entries)
+    assert report.primary is not None, f"{case.name}: nothing matched:\n{run.stderr[-2000:]}"
+    analysis = report.analyses[report.primary]
+    assert [m.entry.id for m in analysis.matches] == [case.entry_id], run.stderr[-2000:]
+    assert analysis.user_frame is not None
+    assert Path(analysis.user_frame.frame.file).name == case.name
+    assert analysis.user_frame.frame.line == case.line
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_case_diagnosis(
+    path: Path, kb: KnowledgeBase, case_outputs: dict[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    case = read_case(path)
+    if case.cause is None and not case.fixes:
+        pytest.skip("the case states no expected cause or fix")
+    report = explain(case_outputs[path].stderr, kb.entries)
+    assert report.primary is not None
+    analysis = report.analyses[report.primary]
+    diagnosis = diagnose(analysis.matches[0].entry,
+                         context_for(analysis.traceback, analysis.user_frame))
+    if case.cause is not None:
+        assert diagnosis.causes[0].cause.id == case.cause
+    tailored = [strip_comment(f.after) for f in diagnosis.fixes if f.tailored]
+    assert tailored[: len(case.fixes)] == list(case.fixes)
+
+
+def test_every_entry_is_proven(kb: KnowledgeBase) -> None:
+    """Each entry has a case that raises it for real (GPU-only ones: a captured traceback)."""
+    import yaml
+    from conftest import CAPTURED
+
+    proven = {read_case(p).entry_id for p in CASES}
+    captured = yaml.safe_load((CAPTURED / "SOURCES.yaml").read_text(encoding="utf-8"))
+    proven_by_capture = {item["expected_entry"] for item in captured}
+    missing = [e.id for e in kb.entries if e.id not in proven and e.id not in proven_by_capture]
+    assert not missing
+    assert {e.id for e in kb.entries} >= proven, "a case names an entry that does not exist"
