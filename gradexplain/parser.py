@@ -45,6 +45,7 @@ CHAIN_MARKERS = {
     "The above exception was the direct cause of the following exception:": "cause",
     "During handling of the above exception, another exception occurred:": "context",
 }
+SPAWN_MARKER_RE = re.compile(r"-- Process \d{1,6} terminated with the following error:$")
 FILE_RE = re.compile(
     r'^\s*File "(?P<file>[^"]{1,4096})", line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$'
 )
@@ -342,7 +343,7 @@ class Scanner:
             state.open = OpenTraceback(self.take_seq(), "", None, None, None, stream_key)
             state.open.frames.append(frame_from(frame))
             return
-        marker = CHAIN_MARKERS.get(content.strip())
+        marker = chain_marker(content)
         if marker and state.lines_since <= CHAIN_WINDOW:
             state.pending_relation = marker
             state.lines_since = 0
@@ -408,6 +409,14 @@ class Scanner:
         if self.orphans:
             return list(self.orphans)
         return bare_message(bytes(self.head)) if self.total <= SMALL_INPUT else []
+
+
+def chain_marker(content: str) -> str | None:
+    """The relation a sentence between two tracebacks announces, if it is such a sentence."""
+    stripped = content.strip()
+    if SPAWN_MARKER_RE.match(stripped):  # torch.multiprocessing.spawn re-raising a worker's error
+        return "original"
+    return CHAIN_MARKERS.get(stripped)
 
 
 def unquote(line: str) -> str:

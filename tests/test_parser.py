@@ -159,6 +159,27 @@ def test_dataloader_worker_original_traceback(tmp_path: Path, kb: KnowledgeBase)
     assert user is not None and user.frame.line == 9 and user.frame.function == "__getitem__"
 
 
+def test_mp_spawn_worker_traceback(tmp_path: Path, kb: KnowledgeBase) -> None:
+    code = textwrap.dedent("""\
+        import torch
+        import torch.multiprocessing as mp
+
+        def worker(rank):
+            y = torch.randn(3, requires_grad=True) * 2
+            y.backward()
+
+        if __name__ == "__main__":
+            mp.spawn(worker, nprocs=2)
+        """)
+    report = explain(run_code(code, tmp_path), kb.entries)
+    assert report.primary == 1
+    inner = report.analyses[1]
+    assert inner.traceback.relation == "original" and inner.traceback.parent == 0
+    assert inner.matches[0].entry.id == "nonscalar-backward"
+    assert inner.user_frame is not None and inner.user_frame.frame.function == "worker"
+    assert inner.user_frame.frame.line == 6
+
+
 def prefixed(text: str, prefix: str) -> str:
     return "".join(prefix + line for line in text.splitlines(keepends=True))
 
