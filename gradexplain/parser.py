@@ -26,6 +26,7 @@ MAX_TRACEBACKS = 1000  # per input; the oldest are dropped first
 MAX_ORPHANS = 16
 SMALL_INPUT = 64 * 1024  # a paste this small may be a bare message with no exception type
 CHAIN_WINDOW = 4  # lines after a traceback in which a chaining sentence links the next one
+IDLE_AFTER = 64  # input lines after the last traceback closed before lines are skipped again
 TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "')
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
@@ -229,10 +230,15 @@ class Scanner:
         self.next_seq = 0
         self.head = bytearray()
         self.total = 0
+        self.line_no = 0
+        self.last_close = -IDLE_AFTER - 1
+        self.open_count = 0
 
     @property
     def idle(self) -> bool:
-        return all(s.open is None and s.lines_since > CHAIN_WINDOW for s in self.streams.values())
+        """True when lines may be skipped: nothing is open and no chaining sentence is due.
+        Counted in lines of the whole input, so one silent rank cannot keep it busy."""
+        return self.open_count == 0 and self.line_no - self.last_close > IDLE_AFTER
 
     def note_raw(self, chunk: bytes) -> None:
         """Keep the head of a small input, for a paste that is only a message."""
@@ -245,6 +251,7 @@ class Scanner:
         content = unquote(content)
         state = self.streams.setdefault(stream_key, StreamState())
         state.lines_since += 1
+        self.line_no += 1
         if state.open is not None and self.continue_open(state, content):
             return
         self.start_or_note(state, stream_key, content)
@@ -340,8 +347,9 @@ class Scanner:
             return
         frame = FILE_RE.match(content)
         if frame:  # a paste that lost its "Traceback (most recent call last):" line
-            state.open = OpenTraceback(self.take_seq(), "", None, None, None, stream_key)
-            state.open.frames.append(frame_from(frame))
+            headless = OpenTraceback(self.take_seq(), "", None, None, None, stream_key)
+            headless.frames.append(frame_from(frame))
+            self.begin(state, headless)
             return
         marker = chain_marker(content)
         if marker and state.lines_since <= CHAIN_WINDOW:
@@ -368,8 +376,8 @@ class Scanner:
         elif state.pending_relation and state.lines_since <= CHAIN_WINDOW:
             relation, parent = state.pending_relation, state.last_seq
         state.pending_relation = None
-        state.open = OpenTraceback(self.take_seq(), prefix, jupyter_type, relation, parent,
-                                   stream_key)
+        self.begin(state, OpenTraceback(self.take_seq(), prefix, jupyter_type, relation, parent,
+                                        stream_key))
 
     def open_orphan(self, state: StreamState, stream_key: str | None,
                     match: re.Match[str]) -> None:
@@ -378,7 +386,12 @@ class Scanner:
         tb.exc_type = match.group("type")
         tb.message = [match.group("msg").rstrip("`").rstrip()]
         tb.in_message = True
+        self.begin(state, tb)
+
+    def begin(self, state: StreamState, tb: OpenTraceback) -> None:
+        """Open `tb` in its stream (the caller has closed any traceback open there)."""
         state.open = tb
+        self.open_count += 1
 
     def take_seq(self) -> int:
         seq = self.next_seq
@@ -387,9 +400,11 @@ class Scanner:
 
     def close(self, state: StreamState, complete: bool = True) -> None:
         tb = state.open
-        state.open = None
         if tb is None:
             return
+        state.open = None
+        self.open_count -= 1
+        self.last_close = self.line_no
         built = build(tb, complete and tb.in_message)
         if tb.orphan:
             self.orphans.append(built)

@@ -304,3 +304,19 @@ def test_large_input_streams_in_bounded_chunks(seed_output: str) -> None:
 
 def test_huge_line_without_newline() -> None:
     assert parse(b"x" * (5 * 1024 * 1024)) == []
+
+
+def test_scanner_idles_again_after_a_rank_goes_quiet(seed_output: str) -> None:
+    """Skipping log lines fast depends on the scanner going idle after a traceback, even when
+    the rank that printed it says nothing more."""
+    from gradexplain.parser import IDLE_AFTER, Scanner
+
+    scanner = Scanner()
+    for line in prefixed(seed_output, "[rank3]: ").encode().splitlines():
+        scanner.feed(line)
+    scanner.feed(b"[rank3]: ")
+    assert not scanner.idle
+    for _ in range(IDLE_AFTER + 1):
+        scanner.feed(b"[rank0]: epoch 1 step 2 loss 0.1")
+    assert scanner.idle
+    assert [tb.stream for tb in scanner.finish()] == ["3"]

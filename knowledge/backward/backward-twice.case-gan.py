@@ -5,19 +5,15 @@ import torch.nn as nn
 
 G = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
 D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
-opt_g = torch.optim.Adam(G.parameters(), lr=2e-4)
-opt_d = torch.optim.Adam(D.parameters(), lr=2e-4)
 bce = nn.BCEWithLogitsLoss()
 real = torch.randn(16, 2)
 ones, zeros = torch.ones(16, 1), torch.zeros(16, 1)
 
 fake = G(torch.randn(16, 4))
-opt_d.zero_grad()
+D.zero_grad()
 loss_d = bce(D(real), ones) + bce(D(fake), zeros)
 loss_d.backward()
-opt_d.step()
 
-opt_g.zero_grad()
+G.zero_grad()
 loss_g = bce(D(fake), ones)
 loss_g.backward()  # expect: backward-twice
-opt_g.step()

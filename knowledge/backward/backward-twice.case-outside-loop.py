@@ -5,13 +5,10 @@ import torch.nn as nn
 
 embedding = nn.Embedding(50, 8)
 classifier = nn.Linear(8, 3)
-params = list(embedding.parameters()) + list(classifier.parameters())
-optimizer = torch.optim.SGD(params, lr=0.1)
 tokens, labels = torch.randint(0, 50, (12,)), torch.randint(0, 3, (12,))
 
 features = torch.tanh(embedding(tokens))
 for epoch in range(3):
     loss = nn.functional.cross_entropy(classifier(features), labels)
-    optimizer.zero_grad()
+    classifier.zero_grad()
     loss.backward()  # expect: backward-twice
-    optimizer.step()

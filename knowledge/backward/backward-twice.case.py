@@ -5,13 +5,12 @@ import torch.nn as nn
 
 lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
 head = nn.Linear(8, 1)
-optimizer = torch.optim.SGD(list(lstm.parameters()) + list(head.parameters()), lr=0.1)
 state = None
 
 for step in range(3):
     chunk, target = torch.randn(2, 5, 4), torch.randn(2, 5, 1)
     out, state = lstm(chunk, state)
     loss = nn.functional.mse_loss(head(out), target)
-    optimizer.zero_grad()
+    lstm.zero_grad()
+    head.zero_grad()
     loss.backward()  # expect: backward-twice
-    optimizer.step()

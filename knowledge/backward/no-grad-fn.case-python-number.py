@@ -4,7 +4,6 @@ import torch
 import torch.nn as nn
 
 model = nn.Linear(3, 1)
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 batches = [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(4)]
 
 
@@ -16,6 +15,5 @@ def accumulated_loss():
 
 
 loss = accumulated_loss()
-optimizer.zero_grad()
+model.zero_grad()
 loss.backward()  # expect: no-grad-fn
-optimizer.step()

@@ -4,7 +4,6 @@ import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 criterion = nn.MSELoss()
 
 
@@ -16,6 +15,5 @@ def predict(batch):
 for step in range(3):
     x, y = torch.randn(16, 4), torch.randn(16, 1)
     loss = criterion(predict(x), y)
-    optimizer.zero_grad()
+    model.zero_grad()
     loss.backward()  # expect: no-grad-fn
-    optimizer.step()

@@ -16,7 +16,5 @@ class Gate(nn.Module):
 
 
 model = Gate()
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 loss = model(torch.randn(2, 4)).sum()
 loss.backward()  # expect: inplace-modified-saved
-optimizer.step()

@@ -6,7 +6,6 @@ import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
-optimizer = torch.optim.Adam(model.parameters())
 
 
 def mean_confidence(logits):
@@ -18,7 +17,6 @@ for step in range(2):
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
     logits = model(x)
     loss = nn.functional.cross_entropy(logits, y)
-    optimizer.zero_grad()
+    model.zero_grad()
     loss.backward()
-    optimizer.step()
     print(f"step {step}: loss {loss.item():.3f}, confidence {mean_confidence(logits):.3f}")
