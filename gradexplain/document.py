@@ -6,6 +6,7 @@ cannot drift apart in what they say.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from gradexplain.diagnose import Diagnosis, RankedCause, TailoredFix, context_for, diagnose
@@ -40,6 +41,22 @@ class Change:
     before: str
     after: str
     tailored: bool
+
+    def diff(self) -> list[str]:
+        """Diff lines marked '- ', '+ ' or '  ' (unchanged); a replaced block of as many
+        lines pairs each old line with its new one, so several small edits read in order."""
+        old, new = self.before.splitlines(), self.after.splitlines()
+        lines = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new).get_opcodes():
+            if tag == "equal":
+                lines += ["  " + line for line in old[i1:i2]]
+            elif tag == "replace" and i2 - i1 == j2 - j1:
+                for removed, added in zip(old[i1:i2], new[j1:j2], strict=True):
+                    lines += ["- " + removed, "+ " + added]
+            else:
+                lines += ["- " + line for line in old[i1:i2]]
+                lines += ["+ " + line for line in new[j1:j2]]
+        return lines
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,7 @@ def change_lines(change: Change, width: int, indent: str) -> list[str]:
     lines = textwrap.wrap(title, width, initial_indent=indent, subsequent_indent=indent + "   ")
     label = "in your code:" if change.tailored else "for example:"
     lines.append(f"{indent}   {label}")
-    lines.extend(f"{indent}   - {line}" for line in change.before.splitlines())
-    lines.extend(f"{indent}   + {line}" for line in change.after.splitlines())
+    lines.extend(f"{indent}   {line}" for line in change.diff())
     return lines
 
 
@@ -91,8 +90,7 @@ def markdown_block(block: Block) -> str:
         rows = [block.header, tuple("---" for _ in block.header), *block.rows]
         return "\n".join("| " + " | ".join(row) + " |" for row in rows) + "\n"
     label = "In your code" if block.tailored else "For example"
-    diff = "\n".join([*(f"- {line}" for line in block.before.splitlines()),
-                      *(f"+ {line}" for line in block.after.splitlines())])
+    diff = "\n".join(block.diff())
     return f"{block.number}. {block.title}\n\n   {label}:\n\n```diff\n{diff}\n```\n"
 
 

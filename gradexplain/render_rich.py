@@ -48,6 +48,6 @@ def code(block: Code) -> RenderableType:
 def change(block: Change) -> RenderableType:
     title = Text(f"{block.number}. ", style="bold") + Text(block.title)
     label = Text("in your code:" if block.tailored else "for example:", style="dim")
-    lines = [Text(f"- {line}", style="red") for line in block.before.splitlines()]
-    lines += [Text(f"+ {line}", style="green") for line in block.after.splitlines()]
+    styles = {"-": "red", "+": "green"}
+    lines = [Text(line, style=styles.get(line[:1], "")) for line in block.diff()]
     return Group(title, Padding(Group(label, *lines), (0, 0, 0, 3)))

@@ -20,6 +20,7 @@ from gradexplain import knowledge
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
 CAPTURED = ROOT / "tests" / "data" / "captured"
+GRADEXPLAIN = str(Path(sys.executable).parent / "gradexplain")
 EXPECT_RE = re.compile(r"#\s*expect:\s*([a-z0-9-]+)")
 EXPECT_CAUSE_RE = re.compile(r"^#\s*expect-cause:\s*([a-z0-9-]+)\s*$", re.M)
 EXPECT_FIX_RE = re.compile(r"^#\s*expect-fix:\s*(.+?)\s*$", re.M)

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURED, KNOWLEDGE, child_env, run_script
+from conftest import CAPTURED, GRADEXPLAIN, KNOWLEDGE, child_env, run_script
 
 SEED = KNOWLEDGE / "backward" / "nonscalar-backward.case.py"
-GRADEXPLAIN = str(Path(sys.executable).parent / "gradexplain")
 
 
 def gx(*args: str, stdin: bytes | None = b"", env: dict[str, str] | None = None

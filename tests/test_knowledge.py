@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import KNOWLEDGE
+from conftest import CAPTURED, GRADEXPLAIN, KNOWLEDGE
 
 from gradexplain import knowledge
 from gradexplain.knowledge import EntryError, KnowledgeBase, load, load_entry
@@ -97,7 +97,7 @@ def test_user_entry_replaces_builtin(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_shipped_entries_pass_kb_check() -> None:
-    result = subprocess.run(["gradexplain", "kb", "check", str(KNOWLEDGE)],
+    result = subprocess.run([GRADEXPLAIN, "kb", "check", str(KNOWLEDGE)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith(": OK")
@@ -105,7 +105,7 @@ def test_shipped_entries_pass_kb_check() -> None:
 
 def test_kb_check_reports_broken_entry(tmp_path: Path) -> None:
     write_entry(tmp_path, MINIMAL.replace("why: Because.\n", ""))
-    result = subprocess.run(["gradexplain", "kb", "check", str(tmp_path)],
+    result = subprocess.run([GRADEXPLAIN, "kb", "check", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"{tmp_path / 'my-error.yaml'}: why: required field is missing" in result.stdout
@@ -125,13 +125,14 @@ def test_examples_match_only_their_entry(kb: KnowledgeBase) -> None:
 def test_every_pattern_is_exercised(
     kb: KnowledgeBase, case_outputs: dict[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    """A pattern that no case output and no example matches is untested."""
+    """A pattern that no case output, captured traceback or example matches is untested."""
     from gradexplain.explain import explain
     from gradexplain.matcher import compiled
 
     texts: dict[str, list[str]] = {e.id: list(e.examples) for e in kb.entries}
-    for run in case_outputs.values():
-        report = explain(run.stderr, kb.entries, read_source=False)
+    captured = [p.read_text(encoding="utf-8") for p in CAPTURED.glob("*.txt")]
+    for output in [run.stderr for run in case_outputs.values()] + captured:
+        report = explain(output, kb.entries, read_source=False)
         for analysis in report.analyses:
             for match in analysis.matches:
                 texts[match.entry.id].append(analysis.traceback.exception.message)
