@@ -200,3 +200,15 @@ def test_explain_does_not_import_torch(seed_output: bytes) -> None:
 def test_terminal_without_input_is_usage_error() -> None:
     output = on_terminal(["explain"], None, child_env())
     assert "gradexplain: error: no input" in output and "Traceback" not in output
+
+
+def test_readme_demo_command() -> None:
+    """The README's first quick-start command explains the bundled example."""
+    root = KNOWLEDGE.parent
+    result = subprocess.run([str(root / "scripts" / "demo")], capture_output=True, text=True,
+                            env=child_env(), cwd=root, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("nonscalar-backward:")
+    assert "examples/seed.py:10" in result.stdout
+    assert "+ A.sum().backward()" in result.stdout
+    assert "+ A.backward(gradient=torch.ones_like(A))" in result.stdout
