@@ -127,4 +127,10 @@ def silence_stdout() -> None:
 
 
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # a log can hold any character; a terminal or file in a narrow encoding must not
+        # turn that into a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     cli(prog_name="gradexplain")

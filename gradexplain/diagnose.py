@@ -3,7 +3,7 @@
 Evidence is looked for in three places: the blamed statement (`code`), the whole file it
 came from (`source`) and the exception message. A cause whose evidence is found ranks
 first and its evidence is shown; a cause the entry gates out (`when`) is dropped with the
-fixes that serve only it. Fixes are tailored by the entry's own `rewrite` regex, applied
+fixes that serve only it. Fixes are tailored by the entry's own `rewrite` regexes, applied
 to the user's statement, so `_loss.backward()` becomes `_loss.mean().backward()`.
 """
 
@@ -144,10 +144,11 @@ def tailor_fixes(fixes: tuple[Fix, ...], ranked: list[RankedCause],
 
 
 def tailor(fix: Fix, code: str | None) -> TailoredFix:
-    if fix.rewrite is None or not code:
+    if not code:
         return TailoredFix(fix, fix.before, fix.after, tailored=False)
-    match = compiled(fix.rewrite.find).search(code)
-    if match is None:
-        return TailoredFix(fix, fix.before, fix.after, tailored=False)
-    after = code[: match.start()] + match.expand(fix.rewrite.replace) + code[match.end():]
-    return TailoredFix(fix, code, after, tailored=True)
+    for rewrite in fix.rewrites:
+        match = compiled(rewrite.find).search(code)
+        if match is not None:
+            after = code[: match.start()] + match.expand(rewrite.replace) + code[match.end():]
+            return TailoredFix(fix, code, after, tailored=True)
+    return TailoredFix(fix, fix.before, fix.after, tailored=False)

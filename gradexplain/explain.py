@@ -7,11 +7,19 @@ from collections.abc import Sequence
 from gradexplain.frames import pick_user_frame, user_flags
 from gradexplain.matcher import match_traceback
 from gradexplain.model import Analysis, Entry, Report, Traceback
-from gradexplain.parser import Source, parse
+from gradexplain.parser import Source, scan
 
 
 def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True) -> Report:
-    return analyse(parse(source), entries, read_source)
+    """Explain the tracebacks in `source`; when none of them is explained, lone error lines
+    (`RuntimeError: ...` printed by a logger) are tried instead."""
+    tracebacks, fallback = scan(source)
+    report = analyse(tracebacks, entries, read_source)
+    if report.primary is None and fallback:
+        with_fallback = analyse([*tracebacks, *fallback], entries, read_source)
+        if with_fallback.primary is not None or not tracebacks:
+            return with_fallback
+    return report
 
 
 def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
@@ -27,13 +35,8 @@ def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
 
 
 def choose_primary(analyses: Sequence[Analysis]) -> int | None:
-    """The traceback that best explains the failure: the best-scoring match, and among
-    equals the latest one, since the error that ended the run is printed last (a worker's
-    original traceback follows the exception that re-raised it)."""
-    best: tuple[float, int] | None = None
-    for index, analysis in enumerate(analyses):
-        if analysis.matches:
-            key = (analysis.matches[0].score, index)
-            if best is None or key >= best:
-                best = key
-    return best[1] if best else None
+    """The last explained traceback: the error that ended the run is printed last (an
+    error handled and logged earlier is not what stopped it), and a worker's original
+    traceback follows the exception that re-raised it."""
+    explained = [index for index, analysis in enumerate(analyses) if analysis.matches]
+    return explained[-1] if explained else None

@@ -16,12 +16,15 @@ from gradexplain.model import Frame, UserFrame
 
 LIBRARY_PATH_RE = re.compile(
     r"[/\\](?:site|dist)-packages[/\\]"
-    r"|[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]"  # the standard library (posix venvs, conda)
-    r"|[/\\]Lib[/\\](?!site-packages)"  # the standard library on Windows
-    r"|[/\\]lib64[/\\]python"
-    r"|(?:^|[/\\])(?:torch|functorch|torchvision|torchaudio|lightning|pytorch_lightning"
-    r"|transformers|accelerate|deepspeed|IPython|ipykernel)[/\\]"
-    r"|^<frozen |^<__array_function__|^<decorator-gen"
+    r"|[/\\]lib(?:64)?[/\\]python\d+(?:\.\d+)?t?[/\\]"  # the standard library (venvs, conda)
+    r"|[/\\]Python\d*[/\\]Lib[/\\]"  # the standard library on Windows (any case, see flags)
+    r"|[/\\]bin[/\\][\w.-]+(?<!\.py)$"  # console scripts: torchrun, accelerate, deepspeed
+    # a source checkout of torch itself (a folder named after another library may be the
+    # user's own: only torch's package layout is recognised outside site-packages)
+    r"|(?:^|[/\\])torch[/\\](?:_\w+|autograd|nn|optim|utils|cuda|distributed|multiprocessing"
+    r"|func|fx|amp|backends|jit|overrides)(?:[/\\.]|$)"
+    r"|^<frozen |^<__array_function__|^<decorator-gen|^<eval_with_key>",
+    re.IGNORECASE,
 )
 USER_PSEUDO_FILES = ("<stdin>", "<string>", "<input>")
 MAX_SOURCE_BYTES = 2_000_000

@@ -238,22 +238,25 @@ def parse_cause(check: Checker, item: dict[str, Any], prefix: str) -> Cause:
 
 
 def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:
-    rewrite = item.get("rewrite")
-    parsed_rewrite = None
-    if rewrite is not None:
-        if not isinstance(rewrite, dict):
-            check.fail(prefix + "rewrite", "must be a mapping with 'find' and 'replace'")
-        find = check.text(rewrite, "find", prefix + "rewrite.")
-        check.regex(find, prefix + "rewrite.find")
-        parsed_rewrite = Rewrite(find, check.text(rewrite, "replace", prefix + "rewrite."))
-        check_replacement(check, parsed_rewrite, prefix + "rewrite.replace")
+    rewrite = item.get("rewrite", [])
+    alternatives = rewrite if isinstance(rewrite, list) else [rewrite]
+    rewrites = []
+    for i, alternative in enumerate(alternatives):
+        field = f"{prefix}rewrite" + (f"[{i}]" if isinstance(rewrite, list) else "")
+        if not isinstance(alternative, dict):
+            check.fail(field, "must be a mapping with 'find' and 'replace' (or a list of them)")
+        find = check.text(alternative, "find", field + ".")
+        check.regex(find, field + ".find")
+        parsed = Rewrite(find, check.text(alternative, "replace", field + "."))
+        check_replacement(check, parsed, field + ".replace")
+        rewrites.append(parsed)
     return Fix(
         id=check.text(item, "id", prefix),
         title=check.text(item, "title", prefix),
         before=check.text(item, "before", prefix),
         after=check.text(item, "after", prefix),
         causes=tuple(check.text_list(item, "causes", prefix=prefix)),
-        rewrite=parsed_rewrite,
+        rewrites=tuple(rewrites),
         note=check.optional_text(item, "note", prefix),
     )
 

@@ -15,6 +15,7 @@ from gradexplain.model import Entry, Match, Pattern, Traceback
 
 MESSAGE_WINDOW = 8 * 1024
 TYPED_SCORE = 1.0
+SUBCLASS_SCORE = 0.9
 UNTYPED_SCORE = 0.6
 WRAP_RE = re.compile(r"\n[ \t]*")
 
@@ -40,18 +41,31 @@ def match_traceback(tb: Traceback, entries: tuple[Entry, ...]) -> tuple[Match, .
     functions = [f.function for f in tb.frames if f.function]
     matches = []
     for entry in entries:
-        if short_type is not None and short_type not in entry.exceptions:
+        score = type_score(short_type, entry.exceptions)
+        if score is None:
             continue
         pattern = first_pattern(entry, forms)
         if pattern is None:
             continue
-        score = TYPED_SCORE if short_type is not None else UNTYPED_SCORE
         for condition in entry.conditions:
             regex = compiled(condition.frame_function)
             if any(regex.search(name) for name in functions):
                 score += condition.weight
         matches.append(Match(entry, round(score, 3), pattern))
     return tuple(sorted(matches, key=lambda m: (-m.score, m.entry.id)))
+
+
+def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | None:
+    """How well the exception type fits; None rules the entry out. A class named after the
+    one expected is taken as its subclass (torch.compile's TorchRuntimeError wraps eager
+    RuntimeErrors)."""
+    if short_type is None:
+        return UNTYPED_SCORE
+    if short_type in exceptions:
+        return TYPED_SCORE
+    if any(short_type.endswith(name) for name in exceptions):
+        return SUBCLASS_SCORE
+    return None
 
 
 def first_pattern(entry: Entry, forms: tuple[str, ...]) -> Pattern | None:

@@ -90,7 +90,7 @@ class Fix:
     before: str
     after: str
     causes: tuple[str, ...] = ()
-    rewrite: Rewrite | None = None
+    rewrites: tuple[Rewrite, ...] = ()  # tried in order; the first that matches is used
     note: str | None = None
 
 

@@ -9,6 +9,8 @@ replacement, cut to a bounded length and cleaned of colour codes and control cha
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -33,13 +35,14 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 STREAM_RE = re.compile(
     r"^\s*(?:\[(?:rank|default|local_rank|worker)\s*(?P<rank>\d{1,6})\]\s*:"
-    r"|\[(?P<mpi>\d{1,6},\d{1,6})\]<std(?:out|err)>:)\s?"
+    r"|\[(?P<mpi>\d{1,6},\d{1,6})\]<std(?:out|err)>:"
+    r"|(?P<srun>\d{1,5}):(?= ))\s?"
 )
 # After the colon anything may follow (a progress bar redrawn on the same line); without
 # it the line must end there, as IPython's "RuntimeError    Traceback (most recent call last)".
 HEADER_RE = re.compile(
     r"(?P<kind>Original |Exception Group )?Traceback \(most recent call last\)"
-    r"(?:(?P<colon>:).*|[\s`]*)$"
+    r"(?:(?P<colon>:)(?P<rest>.*)|[\s`]*)$"
 )
 JUPYTER_TYPE_RE = re.compile(r"(?P<type>[A-Za-z_][\w.]{0,200})\s{2,}$")
 CHAIN_MARKERS = {
@@ -49,6 +52,16 @@ CHAIN_MARKERS = {
 SPAWN_MARKER_RE = re.compile(r"-- Process \d{1,6} terminated with the following error:$")
 FILE_RE = re.compile(
     r'^\s*File "(?P<file>[^"]{1,4096})", line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$'
+)
+# IPython's %xmode Plain: "  Cell In[1], line 7" / "  File x.py:3 in f"
+PLAIN_FRAME_RE = re.compile(
+    r"^\s+(?:(?P<cell>Cell In\s?\[\d*\]), line |File (?P<path>\S.{0,4096}?):)(?P<line>\d{1,9})"
+    r"(?:,? in (?P<func>.+))?$"
+)
+DOCS_ARROW_RE = re.compile(r"^->\s+(?P<code>\S.*)$")
+NOISE_RE = re.compile(
+    r"^\S.{0,4096}?:\d{1,9}: \w{0,80}Warning: "  # the warnings module's own line
+    r"|^\[[WIEF]\d{4} \d\d:\d\d:\d\d"  # glog lines of torch's C++ code
 )
 CELL_RE = re.compile(r"^(?P<file>Cell In\s?\[\d*\]), line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
 IPY_FILE_RE = re.compile(r"^File (?P<file>\S.{0,4096}?):(?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
@@ -73,13 +86,24 @@ LOG_RECORD_RE = re.compile(
     r"|(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)[:\s])"
 )
 PROGRESS_MARKS = ("it/s]", "s/it]", "%|")
-DIGIT_RE = re.compile(r"\d")
+MAX_PREFIX = 200
+MAX_STREAMS = 256
+USER_CODE_MARKER = "from user code:"  # torch.compile prints the user's frames after it
+USER_CODE_WINDOW = 12
 
 Source = str | bytes | BinaryIO | Iterable[bytes]
 
 
 def parse(source: Source) -> list[Traceback]:
-    """Every traceback in `source` (text, bytes, a binary file or an iterable of chunks)."""
+    """Every traceback in `source` (text, bytes, a binary file or an iterable of chunks);
+    with none, the lone `SomeError: message` lines, or a small paste as a bare message."""
+    tracebacks, fallback = scan(source)
+    return tracebacks or fallback
+
+
+def scan(source: Source) -> tuple[list[Traceback], list[Traceback]]:
+    """The tracebacks, and apart from them the weaker finds to fall back on: lone
+    `SomeError: message` lines (the last few), or a small paste taken as a bare message."""
     scanner = Scanner()
     for line in iter_lines(chunks_of(source), scanner):
         scanner.feed(line)
@@ -87,6 +111,32 @@ def parse(source: Source) -> list[Traceback]:
 
 
 def chunks_of(source: Source) -> Iterator[bytes]:
+    """The input as UTF-8-ish byte chunks (a UTF-16 log, as Windows PowerShell writes, is
+    re-encoded, so the trigger words can be found in it)."""
+    chunks = raw_chunks(source)
+    first = next(chunks, b"")
+    if looks_utf16(first):
+        decoder = codecs.getincrementaldecoder("utf-16")("replace")
+        for chunk in itertools.chain([first], chunks):
+            yield decoder.decode(chunk).encode("utf-8", "surrogatepass")
+        yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+        return
+    yield first
+    yield from chunks
+
+
+def looks_utf16(head: bytes) -> bool:
+    """A UTF-16 byte-order mark followed by text whose every other byte is zero (ASCII)."""
+    if head[:2] == codecs.BOM_UTF16_LE:
+        sample = head[3:202:2]
+    elif head[:2] == codecs.BOM_UTF16_BE:
+        sample = head[2:202:2]
+    else:
+        return False
+    return len(sample) > 0 and sample.count(0) >= len(sample) * 0.8
+
+
+def raw_chunks(source: Source) -> Iterator[bytes]:
     if isinstance(source, str):
         yield source.encode("utf-8", "surrogatepass")
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -175,7 +225,7 @@ def split_stream(line: str) -> tuple[str | None, str]:
     match = STREAM_RE.match(line)
     if not match:
         return None, line
-    return match.group("rank") or match.group("mpi"), line[match.end():]
+    return match.group("rank") or match.group("mpi") or match.group("srun"), line[match.end():]
 
 
 @dataclass
@@ -205,6 +255,9 @@ class OpenTraceback:
     in_message: bool = False
     blank_run: int = 0
     orphan: bool = False
+    prefix_re: re.Pattern[str] | None = None
+    frame_indent: int | None = None  # lines indented deeper than the frames are code
+    inherited: ExceptionInfo | None = None  # frames that belong to an earlier exception
 
     @property
     def jupyter(self) -> bool:
@@ -217,6 +270,7 @@ class StreamState:
     last_seq: int | None = None
     lines_since: int = CHAIN_WINDOW + 1
     pending_relation: str | None = None
+    user_code_due: bool = False
 
 
 class Scanner:
@@ -249,7 +303,11 @@ class Scanner:
     def feed(self, raw: bytes) -> None:
         stream_key, content = split_stream(clean_line(raw))
         content = unquote(content)
-        state = self.streams.setdefault(stream_key, StreamState())
+        state = self.streams.get(stream_key)
+        if state is None:
+            if len(self.streams) >= MAX_STREAMS:
+                self.prune_streams()
+            state = self.streams[stream_key] = StreamState()
         state.lines_since += 1
         self.line_no += 1
         if state.open is not None and self.continue_open(state, content):
@@ -260,7 +318,7 @@ class Scanner:
         """Feed a line to the stream's open traceback; False when the line is not its own."""
         tb = state.open
         assert tb is not None
-        line = strip_prefix(content, tb.prefix)
+        line = strip_prefix(content, tb.prefix, tb.prefix_re)
         if tb.in_message:
             return self.message_line(state, tb, line)
         if HEADER_RE.search(line) or line.strip() in CHAIN_MARKERS:
@@ -284,15 +342,31 @@ class Scanner:
         if HEADER_RE.search(line):
             self.close(state)
             return False
+        if self.resumes_frames(tb, line):
+            return True
         if ends:
             self.close(state)
             return not stripped or bool(FENCE_RE.match(line))
         tb.message.append(line)
         return True
 
-    def cpython_frame_line(self, state: StreamState, tb: OpenTraceback, line: str) -> bool:
+    def resumes_frames(self, tb: OpenTraceback, line: str) -> bool:
+        """A frame line right after a short 'exception line' means that line was noise
+        printed between the frames (a warning, a print): drop it and read on."""
         match = FILE_RE.match(line)
+        if not match or tb.orphan or tb.jupyter or not tb.frames or len(tb.message) > 3:
+            return False
+        if indent_of(line) != tb.frame_indent:
+            return False
+        tb.frames.append(frame_from(match))
+        tb.exc_type, tb.message, tb.in_message = None, [], False
+        return True
+
+    def cpython_frame_line(self, state: StreamState, tb: OpenTraceback, line: str) -> bool:
+        match = FILE_RE.match(line) or PLAIN_FRAME_RE.match(line)
         if match:
+            if tb.frame_indent is None:
+                tb.frame_indent = indent_of(line)
             tb.frames.append(frame_from(match))
             tb.blank_run = 0
             return True
@@ -302,9 +376,18 @@ class Scanner:
                 self.close(state, complete=False)
             return True
         tb.blank_run = 0
-        if line[:1].isspace() or lost_indent_code(tb, line):
+        if is_noise(line):  # a warning or progress bar printed between the frames
+            return True
+        arrow = DOCS_ARROW_RE.match(line)
+        if arrow and tb.frames:  # IPython's %xmode Docs marks the line with "->"
+            add_code(tb, " " + arrow.group("code"))
+            return True
+        if indent_of(line) > (tb.frame_indent or 0) or lost_indent_code(tb, line):
             add_code(tb, line)
             return True
+        if tb.inherited is not None:  # the frames of "from user code:" end here
+            self.close(state)
+            return False
         self.exception_line(tb, line)
         return True
 
@@ -347,9 +430,19 @@ class Scanner:
             return
         frame = FILE_RE.match(content)
         if frame:  # a paste that lost its "Traceback (most recent call last):" line
-            headless = OpenTraceback(self.take_seq(), "", None, None, None, stream_key)
+            headless = OpenTraceback(self.take_seq(), "", None, None, None, stream_key,
+                                     frame_indent=indent_of(content))
+            parent = state.last_seq
+            recent = state.lines_since <= USER_CODE_WINDOW
+            if state.user_code_due and parent in self.done and recent:
+                headless.relation, headless.parent = "user-code", parent
+                headless.inherited = self.done[parent].exception
+            state.user_code_due = False
             headless.frames.append(frame_from(frame))
             self.begin(state, headless)
+            return
+        if content.strip() == USER_CODE_MARKER and state.last_seq in self.done:
+            state.user_code_due = True
             return
         marker = chain_marker(content)
         if marker and state.lines_since <= CHAIN_WINDOW:
@@ -365,7 +458,7 @@ class Scanner:
         prefix = content[: header.start()]
         jupyter_type = None
         if not header.group("colon") and not header.group("kind"):
-            typed = JUPYTER_TYPE_RE.search(prefix)
+            typed = JUPYTER_TYPE_RE.search(prefix) if len(prefix) <= MAX_PREFIX else None
             if not typed:
                 return  # "Traceback (most recent call last)" inside prose
             jupyter_type = typed.group("type")
@@ -376,8 +469,12 @@ class Scanner:
         elif state.pending_relation and state.lines_since <= CHAIN_WINDOW:
             relation, parent = state.pending_relation, state.last_seq
         state.pending_relation = None
-        self.begin(state, OpenTraceback(self.take_seq(), prefix, jupyter_type, relation, parent,
-                                        stream_key))
+        tb = OpenTraceback(self.take_seq(), prefix, jupyter_type, relation, parent, stream_key,
+                           prefix_re=prefix_pattern(prefix))
+        trailing = CELL_RE.match((header.group("rest") or "").strip())
+        if trailing:  # IPython's %xmode Docs puts the first frame on the header line
+            tb.frames.append(frame_from(trailing))
+        self.begin(state, tb)
 
     def open_orphan(self, state: StreamState, stream_key: str | None,
                     match: re.Match[str]) -> None:
@@ -387,6 +484,11 @@ class Scanner:
         tb.message = [match.group("msg").rstrip("`").rstrip()]
         tb.in_message = True
         self.begin(state, tb)
+
+    def prune_streams(self) -> None:
+        """Forget streams with nothing open, so a log with endless distinct prefixes stays
+        within bounded memory."""
+        self.streams = {key: s for key, s in self.streams.items() if s.open is not None}
 
     def begin(self, state: StreamState, tb: OpenTraceback) -> None:
         """Open `tb` in its stream (the caller has closed any traceback open there)."""
@@ -405,7 +507,7 @@ class Scanner:
         state.open = None
         self.open_count -= 1
         self.last_close = self.line_no
-        built = build(tb, complete and tb.in_message)
+        built = build(tb, complete and (tb.in_message or tb.inherited is not None))
         if tb.orphan:
             self.orphans.append(built)
             return
@@ -416,14 +518,14 @@ class Scanner:
         state.last_seq = tb.seq
         state.lines_since = 0
 
-    def finish(self) -> list[Traceback]:
+    def finish(self) -> tuple[list[Traceback], list[Traceback]]:
         for state in self.streams.values():
             self.close(state, complete=True)
-        if self.done:
-            return renumber(self.done)
+        tracebacks = renumber(self.done)
         if self.orphans:
-            return list(self.orphans)
-        return bare_message(bytes(self.head)) if self.total <= SMALL_INPUT else []
+            return tracebacks, list(self.orphans)
+        small = self.total <= SMALL_INPUT and not tracebacks
+        return tracebacks, bare_message(bytes(self.head)) if small else []
 
 
 def chain_marker(content: str) -> str | None:
@@ -442,9 +544,18 @@ def unquote(line: str) -> str:
     return line
 
 
-def strip_prefix(line: str, prefix: str) -> str:
+def prefix_pattern(prefix: str) -> re.Pattern[str] | None:
+    """The header's prefix as a pattern in which every number may change, in value and in
+    width (timestamps); None when there is no prefix or it is too long to be one."""
+    if not prefix or len(prefix) > MAX_PREFIX:
+        return None
+    parts = re.split(r"\d+", prefix)
+    return re.compile(r"\d+".join(re.escape(part) for part in parts))
+
+
+def strip_prefix(line: str, prefix: str, pattern: re.Pattern[str] | None) -> str:
     """Remove the prefix the traceback's header carried (quote marks, a log prefix) when
-    this line carries it too; digits may differ (timestamps)."""
+    this line carries it too."""
     if not prefix:
         return line
     if line.startswith(prefix):
@@ -452,10 +563,16 @@ def strip_prefix(line: str, prefix: str) -> str:
     bare = prefix.rstrip()
     if bare and line.rstrip() == bare:
         return ""
-    head = line[: len(prefix)]
-    if len(head) == len(prefix) and DIGIT_RE.sub("0", head) == DIGIT_RE.sub("0", prefix):
-        return line[len(prefix):]
-    return line
+    match = pattern.match(line) if pattern else None
+    return line[match.end():] if match else line
+
+
+def indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def is_noise(line: str) -> bool:
+    return bool(NOISE_RE.match(line)) or any(mark in line for mark in PROGRESS_MARKS)
 
 
 def frame_from(match: re.Match[str]) -> FrameBuilder:
@@ -464,8 +581,10 @@ def frame_from(match: re.Match[str]) -> FrameBuilder:
         function = function.strip()
         if "(" in function:  # IPython shows `Tensor.backward(self, gradient, ...)`
             function = function[: function.index("(")]
-    line = match.groupdict().get("line")
-    return FrameBuilder(match.group("file").strip(), int(line) if line else None, function)
+    groups = match.groupdict()
+    file = groups.get("file") or groups.get("cell") or groups.get("path") or ""
+    line = groups.get("line")
+    return FrameBuilder(file.strip(), int(line) if line else None, function)
 
 
 def lost_indent_code(tb: OpenTraceback, line: str) -> bool:
@@ -491,7 +610,7 @@ def add_code(tb: OpenTraceback, line: str) -> None:
 def build(tb: OpenTraceback, complete: bool) -> Traceback:
     message = "\n".join(tb.message).strip()[:MAX_MESSAGE_CHARS]
     return Traceback(
-        exception=ExceptionInfo(tb.exc_type, message),
+        exception=tb.inherited or ExceptionInfo(tb.exc_type, message),
         frames=tuple(f.build() for f in tb.frames),
         parent=tb.parent,
         relation=tb.relation,

@@ -1,10 +1,13 @@
-"""Real tracebacks pasted in public issue threads (old torch versions, notebooks, Windows,
-quoting): each must parse, match its entry (or nothing, for non-autograd errors) and
-blame the right line. Sources are listed in tests/data/captured/SOURCES.yaml."""
+"""Real tracebacks: pasted in public issue threads (old torch versions, notebooks, Windows,
+quoting; tests/data/captured) and produced here by tools whose output has its own shape
+(torchrun, torch.compile, IPython modes, interleaved noise; tests/data/generated). Each
+must parse, match its entry (or nothing, for non-autograd errors) and blame the right
+line. Sources are listed in each folder's SOURCES.yaml."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,19 +17,28 @@ from conftest import CAPTURED
 from gradexplain.explain import explain
 from gradexplain.knowledge import KnowledgeBase
 
-FIXTURES: list[dict[str, Any]] = yaml.safe_load(
-    (CAPTURED / "SOURCES.yaml").read_text(encoding="utf-8"))
+FOLDERS = (CAPTURED, CAPTURED.parent / "generated")
 
 
-def test_every_fixture_is_listed() -> None:
-    listed = {item["file"] for item in FIXTURES}
-    assert listed == {p.name for p in CAPTURED.glob("*.txt")}
-    assert all(item["source"] for item in FIXTURES)
+def listed(folder: Path) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = yaml.safe_load(
+        (folder / "SOURCES.yaml").read_text(encoding="utf-8"))
+    return [{**item, "path": folder / item["file"]} for item in items]
+
+
+FIXTURES = [item for folder in FOLDERS for item in listed(folder)]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
+def test_every_fixture_is_listed(folder: Path) -> None:
+    items = listed(folder)
+    assert {item["file"] for item in items} == {p.name for p in folder.glob("*.txt")}
+    assert all(item["source"] for item in items)
 
 
 @pytest.mark.parametrize("item", FIXTURES, ids=[i["file"] for i in FIXTURES])
 def test_captured_traceback(item: dict[str, Any], kb: KnowledgeBase) -> None:
-    report = explain((CAPTURED / item["file"]).read_bytes(), kb.entries, read_source=False)
+    report = explain(item["path"].read_bytes(), kb.entries, read_source=False)
     assert report.analyses, "no traceback found"
     if item["expected_entry"] is None:
         assert report.primary is None, report.analyses[report.primary or 0].matches

@@ -319,4 +319,4 @@ def test_scanner_idles_again_after_a_rank_goes_quiet(seed_output: str) -> None:
     for _ in range(IDLE_AFTER + 1):
         scanner.feed(b"[rank0]: epoch 1 step 2 loss 0.1")
     assert scanner.idle
-    assert [tb.stream for tb in scanner.finish()] == ["3"]
+    assert [tb.stream for tb in scanner.finish()[0]] == ["3"]
