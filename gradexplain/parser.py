@@ -486,9 +486,14 @@ class Scanner:
         self.begin(state, tb)
 
     def prune_streams(self) -> None:
-        """Forget streams with nothing open, so a log with endless distinct prefixes stays
-        within bounded memory."""
-        self.streams = {key: s for key, s in self.streams.items() if s.open is not None}
+        """Forget streams with nothing open and, if too many tracebacks are still open, close
+        the oldest: a log with endless distinct prefixes stays in bounded memory and time
+        (each pruning halves the table, so it costs O(1) per new stream)."""
+        open_streams = [(key, s) for key, s in self.streams.items() if s.open is not None]
+        excess = len(open_streams) - MAX_STREAMS // 2
+        for _, state in open_streams[:max(excess, 0)]:
+            self.close(state, complete=False)
+        self.streams = dict(open_streams[max(excess, 0):])
 
     def begin(self, state: StreamState, tb: OpenTraceback) -> None:
         """Open `tb` in its stream (the caller has closed any traceback open there)."""

@@ -320,3 +320,16 @@ def test_scanner_idles_again_after_a_rank_goes_quiet(seed_output: str) -> None:
         scanner.feed(b"[rank0]: epoch 1 step 2 loss 0.1")
     assert scanner.idle
     assert [tb.stream for tb in scanner.finish()[0]] == ["3"]
+
+
+def test_endless_distinct_prefixes_keep_the_stream_table_bounded() -> None:
+    from gradexplain.parser import MAX_STREAMS, Scanner
+
+    scanner = Scanner()
+    for rank in range(5 * MAX_STREAMS):
+        scanner.feed(b"[rank%d]: Traceback (most recent call last):" % rank)
+        scanner.feed(b'[rank%d]:   File "/u/t.py", line 1, in f' % rank)
+        assert len(scanner.streams) <= MAX_STREAMS
+    tracebacks, _ = scanner.finish()
+    assert len(tracebacks) == 5 * MAX_STREAMS
+    assert all(not tb.complete and tb.frames[0].file == "/u/t.py" for tb in tracebacks)
