@@ -73,6 +73,52 @@ def explain(
                                        sys.stdin.buffer, sys.stderr))
 
 
+@cli.command(context_settings={"allow_interspersed_args": False,
+                                "ignore_unknown_options": True})
+def run(
+    target: Annotated[list[str], typer.Argument(
+        metavar="SCRIPT [ARGS]...", help="The script and its arguments, as for python.")],
+    module: Annotated[bool, typer.Option(
+        "-m", help="Run a module, as python -m MODULE [ARGS]... does.")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="On a known error, apply the automatic fix to a copy and run again.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-running.")
+                   ] = False,
+    write: Annotated[bool, typer.Option(
+        "--write", help="After a successful fixed run, write the change to your files "
+                        "(atomically, keeping a backup).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --write: write even if the fixed run did not succeed.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option(
+        "--unsafe-fixes", help="Also apply fixes marked unsafe (they may change behaviour).")
+    ] = False,
+    fix_id: Annotated[str | None, typer.Option(
+        "--fix-id", metavar="ID", help="Apply this fix of the entry instead of the best one.")
+    ] = None,
+    max_fixes: Annotated[int, typer.Option(
+        "--max-fixes", min=1, max=20, help="Fix and re-run at most this many times.")] = 3,
+    backup_suffix: Annotated[str, typer.Option(
+        "--backup-suffix", help="Suffix of the backup --write keeps.")] = ".bak",
+    fmt: FormatOption = "text",
+    json_out: Annotated[str | None, typer.Option(
+        "--json-out", metavar="PATH",
+        help="With --format json: write the JSON here (the script keeps stdout).")] = None,
+) -> None:
+    """Run a Python script exactly as python would; if it fails with an autograd error,
+    explain it with live facts, and with --fix repair a copy and run it again.
+
+    Example: gradexplain run train.py --epochs 3
+    """
+    from gradexplain.runfix import RunOptions, run_command
+
+    options = RunOptions(
+        module=module, fix=fix, yes=yes, write=write, force=force, unsafe_fixes=unsafe_fixes,
+        fix_id=fix_id, max_fixes=max_fixes, backup_suffix=backup_suffix, format=fmt,
+        json_out=json_out)
+    finish(lambda: run_command(target, options))
+
+
 @cli.command("list")
 def list_entries(fmt: FormatOption = "text", color: ColorOption = "auto",
                  kb: KbOption = []) -> None:  # noqa: B006

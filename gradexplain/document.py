@@ -90,6 +90,7 @@ def build_document(report: Report) -> Document:
     sections = [
         Section("What happened", what_happened(entry, analysis.traceback)),
         Section("Where", where(analysis)),
+        *live_facts(analysis),
         Section("Why", why(entry, diagnosis)),
         Section("How to fix", how_to_fix(diagnosis)),
     ]
@@ -129,6 +130,16 @@ def where(analysis: Analysis) -> tuple[Block, ...]:
         first = frame.line if frame.line is not None and "\n" not in user.statement else None
         blocks.append(Code(user.statement, first))
     return tuple(blocks)
+
+
+def live_facts(analysis: Analysis) -> list[Section]:
+    tensors = analysis.facts.get("tensors") or {}
+    if not tensors:
+        return []
+    from gradexplain.facts import describe
+
+    lines = tuple(describe(name, facts) for name, facts in tensors.items())
+    return [Section("Facts from the run", (Bullets(lines),))]
 
 
 def location(file: str, line: int | None, function: str | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradexplain.model import Cause, Condition, Entry, Evidence, Fix, Pattern, Rewrite
+from gradexplain.model import AutoFix, Cause, Condition, Entry, Evidence, Fix, Pattern, Rewrite
 
 ENV_VAR = "GRADEXPLAIN_KB"
 EVIDENCE_KINDS = ("code", "source", "message")
@@ -258,7 +258,29 @@ def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:
         causes=tuple(check.text_list(item, "causes", prefix=prefix)),
         rewrites=tuple(rewrites),
         note=check.optional_text(item, "note", prefix),
+        auto=parse_auto(check, item, prefix) if "auto" in item else None,
     )
+
+
+def parse_auto(check: Checker, item: dict[str, Any], prefix: str) -> AutoFix:
+    from gradexplain.fixes import APPLICABILITY, REGISTRY
+
+    auto = item["auto"]
+    field = prefix + "auto"
+    if not isinstance(auto, dict):
+        check.fail(field, "must be a mapping with transformer, applicability and safety")
+    name = check.text(auto, "transformer", field + ".")
+    if name not in REGISTRY:
+        check.fail(field + ".transformer", f"no transformer {name!r} (known: "
+                   f"{', '.join(sorted(REGISTRY))})")
+    applicability = check.text(auto, "applicability", field + ".")
+    if applicability not in APPLICABILITY:
+        check.fail(field + ".applicability", f"must be one of {', '.join(APPLICABILITY)}")
+    args = auto.get("args", {})
+    if not isinstance(args, dict):
+        check.fail(field + ".args", "must be a mapping")
+    return AutoFix(name, applicability, check.text(auto, "safety", field + "."),
+                   tuple(sorted(args.items())))
 
 
 def check_replacement(check: Checker, rewrite: Rewrite, field: str) -> None:

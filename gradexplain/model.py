@@ -7,6 +7,7 @@ diagnosis and rendering can be tested (and replaced) one at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class Rewrite:
 
 
 @dataclass(frozen=True)
+class AutoFix:
+    """An automatic fix: a registered transformer, its arguments, and how safe it is."""
+
+    transformer: str
+    applicability: str  # safe | unsafe | display-only
+    safety: str  # one sentence: why it is (or is not) safe
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Fix:
     id: str
     title: str
@@ -92,6 +103,7 @@ class Fix:
     causes: tuple[str, ...] = ()
     rewrites: tuple[Rewrite, ...] = ()  # tried in order; the first that matches is used
     note: str | None = None
+    auto: AutoFix | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,7 @@ class Analysis:
     user_frames: tuple[bool, ...]
     user_frame: UserFrame | None
     matches: tuple[Match, ...] = field(default_factory=tuple)
+    facts: dict[str, Any] = field(default_factory=dict)  # live facts, from `gradexplain run`
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def traceback_dict(analysis: Analysis) -> dict[str, Any]:
         "relation": tb.relation,
         "stream": tb.stream,
         "complete": tb.complete,
+        "facts": analysis.facts or None,
     }
 
 

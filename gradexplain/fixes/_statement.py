@@ -1,0 +1,52 @@
+"""Shared plumbing: find the statement at a line, replace only it, re-parse the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from gradexplain.fixes import FixOutcome
+
+StatementEdit = Callable[[cst.SimpleStatementLine], cst.CSTNode]
+
+
+class Refusal(Exception):
+    """The transformer is not sure: the code stays as it is, and the reason is shown."""
+
+
+def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
+    """Apply `edit` to the simple statement line that covers `line`; refuse on any doubt."""
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(source))
+    except cst.ParserSyntaxError as error:
+        return FixOutcome(None, f"the file does not parse: {error.message}")
+    positions = wrapper.resolve(PositionProvider)
+    target = next((node for node, span in positions.items()
+                   if isinstance(node, cst.SimpleStatementLine)
+                   and span.start.line <= line <= span.end.line), None)
+    if target is None:
+        return FixOutcome(None, f"no simple statement at line {line}")
+    try:
+        replacement = edit(target)
+    except Refusal as refusal:
+        return FixOutcome(None, str(refusal))
+    new_module = wrapper.module.deep_replace(target, replacement)
+    assert isinstance(new_module, cst.Module)
+    new_source = new_module.code
+    if new_source == source:
+        return FixOutcome(None, "the statement is already in the fixed form")
+    try:
+        cst.parse_module(new_source)
+    except cst.ParserSyntaxError as error:  # pragma: no cover - a transformer bug
+        return FixOutcome(None, f"the change would not parse: {error.message}")
+    return FixOutcome(new_source)
+
+
+def transformed(statement: cst.SimpleStatementLine, transformer: cst.CSTTransformer) -> cst.CSTNode:
+    """Run a transformer over one statement; a transformer that removes it is a bug."""
+    result = statement.visit(transformer)
+    if not isinstance(result, cst.CSTNode):
+        raise Refusal("the change would remove the statement")
+    return result

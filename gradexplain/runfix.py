@@ -1,0 +1,311 @@
+"""`gradexplain run`: run a script as python would; with --fix, repair a copy and re-run.
+
+Without --fix this process becomes the script's process (exec), so output, stdin, exit
+status and signals are exactly Python's, and the explanation is printed from inside it.
+With --fix it stays as a parent: each run is a child with the same stdio; after a known
+error it applies the best automatic fix to an in-memory copy, shows the diff, runs again
+with the copy (the files on disk are untouched), and reports the gradients that flowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradexplain import app, bootstrap
+from gradexplain.model import Report
+
+FIX_MODES = ("safe", "unsafe")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    module: bool = False
+    fix: bool = False
+    yes: bool = False
+    write: bool = False
+    force: bool = False
+    unsafe_fixes: bool = False
+    fix_id: str | None = None
+    max_fixes: int = 3
+    backup_suffix: str = ".bak"
+    format: str = "text"
+    json_out: str | None = None
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    status: int
+    report: dict[str, Any]
+
+
+@dataclass
+class AppliedFix:
+    entry_id: str
+    fix_id: str
+    file: str
+    diff: str
+    rerun_exit: int | None = None
+    grads: dict[str, int] = field(default_factory=dict)
+
+
+def run_command(target: list[str], options: RunOptions) -> int:
+    if not target:
+        raise app.UsageError("give the script to run (or -m MODULE), e.g. gradexplain run train.py")
+    if options.format not in ("text", "json"):
+        raise app.UsageError(f"--format {options.format!r}: use text or json")
+    if options.format == "json" and not options.json_out:
+        raise app.UsageError("--format json needs --json-out PATH (stdout is the script's)")
+    if (options.write or options.force) and not options.fix:
+        raise app.UsageError("--write and --force need --fix")
+    argv = (["-m"] if options.module else []) + target
+    if not options.module and not Path(target[0]).is_file():
+        raise app.UsageError(f"{target[0]}: no such script")
+    if not options.fix:
+        become_script(argv, options)
+    return FixSession(argv, options).run()
+
+
+def bootstrap_command(argv: list[str]) -> list[str]:
+    return [sys.executable, "-m", "gradexplain.bootstrap", *argv]
+
+
+def become_script(argv: list[str], options: RunOptions) -> None:
+    """Replace this process with the script's: nothing of ours stays in between."""
+    env = dict(os.environ)
+    env[bootstrap.EXPLAIN] = "1"
+    if options.json_out:
+        env[bootstrap.JSON_OUT] = str(Path(options.json_out).resolve())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, bootstrap_command(argv), env)
+
+
+def run_child(argv: list[str], patches: dict[str, str], track: bool) -> ChildResult:
+    """One run of the script in a child with our stdio; Ctrl-C reaches the child, which
+    ends as Python would, and we report its status."""
+    with tempfile.TemporaryDirectory(prefix="gradexplain-") as folder:
+        report_path = Path(folder) / "report.json"
+        env = dict(os.environ)
+        env[bootstrap.REPORT] = str(report_path)
+        if patches:
+            patch_path = Path(folder) / "patches.json"
+            patch_path.write_text(json.dumps(patches), encoding="utf-8")
+            env[bootstrap.PATCHES] = str(patch_path)
+        if track:
+            env[bootstrap.TRACK_GRADS] = "1"
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            status = subprocess.call(bootstrap_command(argv), env=env)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = {}
+    return ChildResult(128 - status if status < 0 else status, report)
+
+
+class FixSession:
+    def __init__(self, argv: list[str], options: RunOptions) -> None:
+        self.argv = argv
+        self.options = options
+        self.patches: dict[str, str] = {}
+        self.applied: list[AppliedFix] = []
+        self.last_report: Report | None = None
+
+    def run(self) -> int:
+        result = run_child(self.argv, {}, track=False)
+        for _ in range(self.options.max_fixes):
+            if result.status == 0 or not self.fix_once(result):
+                break
+            result = run_child(self.argv, self.patches, track=True)
+            self.applied[-1].rerun_exit = result.status
+            self.applied[-1].grads = result.report.get("grads", {})
+            say(rerun_summary(self.applied[-1]))
+        self.finish(result)
+        return result.status
+
+    def fix_once(self, result: ChildResult) -> bool:
+        """Explain the failure and apply one fix; False when there is nothing to do."""
+        report = self.explain(result)
+        if report is None:
+            return False
+        chosen = self.choose(report)
+        if chosen is None:
+            return False
+        applied, new_source = chosen
+        say(f"\ngradexplain: fix {applied.fix_id} for {applied.entry_id} in "
+            f"{applied.file}:\n{applied.diff}")
+        if not self.confirm():
+            return False
+        self.patches[applied.file] = new_source
+        self.applied.append(applied)
+        return True
+
+    def explain(self, result: ChildResult) -> Report | None:
+        from gradexplain.document import build_document
+        from gradexplain.explain import explain
+        from gradexplain.runreport import attach_facts
+
+        text = result.report.get("traceback")
+        if not text:
+            return None
+        kb = app.load_knowledge([], sys.stderr)
+        report = attach_facts(explain(text, kb.entries), result.report.get("facts") or {})
+        self.last_report = report
+        if report.primary is None:
+            return None
+        say("")
+        app.emit(build_document(report), app.Output("text", "auto", None, sys.stderr))
+        return report
+
+    def choose(self, report: Report) -> tuple[AppliedFix, str] | None:
+        """The best fix with a transformer the options allow, applied to the current copy."""
+        from gradexplain import fixes
+        from gradexplain.diagnose import context_for, diagnose
+
+        assert report.primary is not None
+        analysis = report.analyses[report.primary]
+        entry = analysis.matches[0].entry
+        user = analysis.user_frame
+        if user is None or user.frame.line is None:
+            say("gradexplain: no automatic fix: the error is not in a file of yours")
+            return None
+        diagnosis = diagnose(entry, context_for(analysis.traceback, user))
+        allowed = FIX_MODES if self.options.unsafe_fixes else FIX_MODES[:1]
+        candidates = [f.fix for f in diagnosis.fixes if f.fix.auto is not None
+                      and (self.options.fix_id in (None, f.fix.id))]
+        reasons = []
+        for fix in candidates:
+            assert fix.auto is not None
+            if fix.auto.applicability not in allowed:
+                reasons.append(f"{fix.id} is {fix.auto.applicability}: {fix.auto.safety}")
+                continue
+            path = str(Path(user.frame.file).resolve())
+            source = self.patches.get(path) or read_text(path)
+            if source is None:
+                reasons.append(f"cannot read {user.frame.file}")
+                continue
+            tensors = analysis.facts.get("tensors", {})
+            outcome = fixes.get(fix.auto.transformer)(fixes.FixRequest(
+                source, user.frame.line, dict(fix.auto.args), tensors))
+            if outcome.source is None:
+                reasons.append(f"{fix.id}: {outcome.reason}")
+                continue
+            return AppliedFix(entry.id, fix.id, path, unified_diff(path, source, outcome.source)
+                              ), outcome.source
+        why = "; ".join(reasons) or f"{entry.id} has no automatic fix" + (
+            f" with id {self.options.fix_id!r}" if self.options.fix_id else "")
+        say(f"gradexplain: no automatic fix applied: {why}")
+        return None
+
+    def confirm(self) -> bool:
+        """Ask before a re-run on a terminal; --yes, or no terminal to ask on, goes ahead
+        (the files on disk are not touched by a re-run)."""
+        if self.options.yes or not sys.stdin.isatty():
+            return True
+        try:
+            answer = input("gradexplain: run again with this change? [y/N] ")
+        except EOFError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def finish(self, result: ChildResult) -> None:
+        succeeded = result.status == 0
+        if self.applied and self.options.write:
+            if succeeded or self.options.force:
+                for path, source in self.patches.items():
+                    backup = write_with_backup(Path(path), source, self.options.backup_suffix)
+                    say(f"gradexplain: wrote {path} (original kept as {backup})")
+            else:
+                say("gradexplain: not writing the change: the fixed run did not succeed "
+                    "(--force writes it anyway)")
+        elif self.applied and succeeded:
+            say("gradexplain: your files are unchanged; --write applies the change")
+        if self.options.json_out:
+            self.write_json()
+
+    def write_json(self) -> None:
+        from gradexplain.render import report_dict
+
+        data = report_dict(self.last_report) if self.last_report else {
+            "schema": 1, "primary": None, "tracebacks": []}
+        if self.applied:
+            last = self.applied[-1]
+            data["fix"] = {"id": last.fix_id, "entry": last.entry_id, "file": last.file,
+                           "diff": last.diff, "applied": True, "rerun_exit": last.rerun_exit,
+                           "grads": last.grads}
+            data["fixes"] = [dict(vars(applied)) for applied in self.applied]
+        Path(str(self.options.json_out)).write_text(json.dumps(data, indent=2) + "\n",
+                                                    encoding="utf-8")
+
+
+def rerun_summary(applied: AppliedFix) -> str:
+    grads = applied.grads
+    if applied.rerun_exit != 0:
+        return f"gradexplain: the fixed run failed too (exit status {applied.rerun_exit})"
+    if not grads:
+        return "gradexplain: the fixed run succeeded"
+    return (f"gradexplain: the fixed run succeeded: {grads['backward_calls']} backward "
+            f"call(s) completed; {grads['with_grad']} of {grads['leaf_tensors']} leaf tensors "
+            f"that require grad received a gradient, {grads['finite_grad']} of them finite")
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    """A diff `patch -p1` applies from the current folder (absolute names outside it)."""
+    relative = os.path.relpath(path)
+    before, after = (path, path) if relative.startswith("..") else (f"a/{relative}",
+                                                                      f"b/{relative}")
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                        before, after))
+
+
+def read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_with_backup(path: Path, source: str, suffix: str) -> Path:
+    """Keep the original as PATH+suffix (never over an existing backup), then replace the
+    file atomically: a temporary file in the same folder, fsync, rename."""
+    backup = path.with_name(path.name + suffix)
+    number = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}{suffix}.{number}")
+        number += 1
+    original = path.read_bytes()
+    mode = path.stat().st_mode
+    with open(backup, "xb") as handle:
+        handle.write(original)
+        handle.flush()
+        os.fsync(handle.fileno())
+    newline = "\r\n" if b"\r\n" in original else "\n"
+    data = source.replace("\r\n", "\n").replace("\n", newline).encode("utf-8")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return backup
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
