@@ -40,7 +40,12 @@ class Case:
 
 
 def case_files() -> list[Path]:
-    return sorted(KNOWLEDGE.rglob("*.case*.py"))
+    return sorted(p for p in KNOWLEDGE.rglob("*.case*.py") if not p.name.endswith(".fixed.py"))
+
+
+def fixed_golden(case: Path) -> Path:
+    """The hand-checked result of the automatic fix on a case: `<case>.fixed.py`."""
+    return case.with_name(case.stem + ".fixed.py")
 
 
 def read_case(path: Path) -> Case:

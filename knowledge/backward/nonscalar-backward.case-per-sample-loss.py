@@ -4,6 +4,7 @@
 import torch
 import torch.nn as nn
 
+torch.manual_seed(0)
 model = nn.Linear(4, 1)
 criterion = nn.MSELoss(reduction="none")
 inputs, targets = torch.randn(8, 4), torch.randn(8, 1)
@@ -15,3 +16,4 @@ def train_step():
 
 
 train_step()
+print(model.weight.grad.round(decimals=4), model.bias.grad.round(decimals=4))

@@ -1,0 +1,77 @@
+"""Automatic fixes, proven on the real cases: the fix of the first-ranked cause equals the
+hand-checked golden `<case>.fixed.py`, applying it again changes nothing, and the fixed
+run through `gradexplain run --fix` prints the same numbers as the golden run by python.
+GRADEXPLAIN_REGEN_GOLDEN=1 writes missing goldens (review them before committing)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GRADEXPLAIN, case_files, child_env, fixed_golden, read_case
+
+from gradexplain import fixes
+from gradexplain.diagnose import context_for, diagnose
+from gradexplain.explain import explain
+from gradexplain.knowledge import KnowledgeBase
+from gradexplain.model import Fix
+
+CASES = case_files()
+GOLDEN_CASES = [p for p in CASES if fixed_golden(p).exists()]
+
+
+def first_safe_fix(path: Path, kb: KnowledgeBase,
+                   outputs: dict[Path, subprocess.CompletedProcess[str]]) -> Fix | None:
+    report = explain(outputs[path].stderr, kb.entries)
+    assert report.primary is not None
+    analysis = report.analyses[report.primary]
+    diagnosis = diagnose(analysis.matches[0].entry,
+                         context_for(analysis.traceback, analysis.user_frame))
+    return next((f.fix for f in diagnosis.fixes
+                 if f.fix.auto and f.fix.auto.applicability == "safe"), None)
+
+
+def apply(fix: Fix, source: str, line: int) -> fixes.FixOutcome:
+    assert fix.auto is not None
+    return fixes.get(fix.auto.transformer)(fixes.FixRequest(source, line, dict(fix.auto.args)))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_auto_fix_equals_golden_and_converges(
+    path: Path, kb: KnowledgeBase, case_outputs: dict[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    fix = first_safe_fix(path, kb, case_outputs)
+    golden = fixed_golden(path)
+    if fix is None:
+        assert not golden.exists(), "a golden without a safe automatic fix"
+        return
+    case = read_case(path)
+    outcome = apply(fix, path.read_text(encoding="utf-8"), case.line)
+    if outcome.source is None:
+        assert not golden.exists(), outcome.reason
+        return
+    if os.environ.get("GRADEXPLAIN_REGEN_GOLDEN") == "1" and not golden.exists():
+        golden.write_text(outcome.source, encoding="utf-8")
+    assert golden.exists(), f"missing {golden.name}; GRADEXPLAIN_REGEN_GOLDEN=1 writes it"
+    assert outcome.source == golden.read_text(encoding="utf-8")
+    again = apply(fix, outcome.source, case.line)
+    assert again.source is None or again.source == outcome.source
+
+
+@pytest.mark.parametrize("path", GOLDEN_CASES, ids=[p.name for p in GOLDEN_CASES])
+def test_fixed_run_prints_the_reference_numbers(path: Path, tmp_path: Path) -> None:
+    work = tmp_path / path.name
+    work.write_bytes(path.read_bytes())
+    reference = subprocess.run([sys.executable, str(fixed_golden(path))], capture_output=True,
+                               text=True, env=child_env(), timeout=300)
+    assert reference.returncode == 0, reference.stderr
+    fixed = subprocess.run([GRADEXPLAIN, "run", "--fix", "--yes", str(work)],
+                           capture_output=True, text=True, env=child_env(), cwd=tmp_path,
+                           timeout=300)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout == reference.stdout
+    assert "the fixed run succeeded" in fixed.stderr
+    assert work.read_bytes() == path.read_bytes(), "the file on disk must stay untouched"
