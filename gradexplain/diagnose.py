@@ -152,3 +152,13 @@ def tailor(fix: Fix, code: str | None) -> TailoredFix:
             after = code[: match.start()] + match.expand(rewrite.replace) + code[match.end():]
             return TailoredFix(fix, code, after, tailored=True)
     return TailoredFix(fix, fix.before, fix.after, tailored=False)
+
+
+def auto_candidates(diagnosis: Diagnosis, fix_id: str | None = None) -> list[Fix]:
+    """Fixes with a transformer that may be applied: the one asked for by id, or else those
+    serving the first-ranked cause (a fix for a less likely cause could change code that is
+    not wrong: wrapping `v -= v.mean()` in no_grad silences the error and the gradient)."""
+    top = diagnosis.causes[0].cause.id if diagnosis.causes else None
+    return [tailored.fix for tailored in diagnosis.fixes if tailored.fix.auto is not None
+            and (tailored.fix.id == fix_id if fix_id is not None
+                 else not tailored.fix.causes or top in tailored.fix.causes)]

@@ -171,7 +171,7 @@ class FixSession:
     def choose(self, report: Report) -> tuple[AppliedFix, str] | None:
         """The best fix with a transformer the options allow, applied to the current copy."""
         from gradexplain import fixes
-        from gradexplain.diagnose import context_for, diagnose
+        from gradexplain.diagnose import auto_candidates, context_for, diagnose
 
         assert report.primary is not None
         analysis = report.analyses[report.primary]
@@ -182,8 +182,7 @@ class FixSession:
             return None
         diagnosis = diagnose(entry, context_for(analysis.traceback, user))
         allowed = FIX_MODES if self.options.unsafe_fixes else FIX_MODES[:1]
-        candidates = [f.fix for f in diagnosis.fixes if f.fix.auto is not None
-                      and (self.options.fix_id in (None, f.fix.id))]
+        candidates = auto_candidates(diagnosis, self.options.fix_id)
         reasons = []
         for fix in candidates:
             assert fix.auto is not None

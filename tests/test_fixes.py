@@ -14,7 +14,7 @@ import pytest
 from conftest import GRADEXPLAIN, case_files, child_env, fixed_golden, read_case
 
 from gradexplain import fixes
-from gradexplain.diagnose import context_for, diagnose
+from gradexplain.diagnose import auto_candidates, context_for, diagnose
 from gradexplain.explain import explain
 from gradexplain.knowledge import KnowledgeBase
 from gradexplain.model import Fix
@@ -30,8 +30,8 @@ def first_safe_fix(path: Path, kb: KnowledgeBase,
     analysis = report.analyses[report.primary]
     diagnosis = diagnose(analysis.matches[0].entry,
                          context_for(analysis.traceback, analysis.user_frame))
-    return next((f.fix for f in diagnosis.fixes
-                 if f.fix.auto and f.fix.auto.applicability == "safe"), None)
+    return next((fix for fix in auto_candidates(diagnosis)
+                 if fix.auto and fix.auto.applicability == "safe"), None)
 
 
 def apply(fix: Fix, source: str, line: int) -> fixes.FixOutcome:
@@ -75,3 +75,46 @@ def test_fixed_run_prints_the_reference_numbers(path: Path, tmp_path: Path) -> N
     assert fixed.stdout == reference.stdout
     assert "the fixed run succeeded" in fixed.stderr
     assert work.read_bytes() == path.read_bytes(), "the file on disk must stay untouched"
+
+
+TRANSFORMS = [
+    # (transformer, args, source, line, facts, expected source or None for a refusal)
+    ("reduce-backward", {"reduction": "mean"}, "accelerator.backward(loss)\n", 1, {},
+     "accelerator.backward(loss.mean())\n"),
+    ("reduce-backward", {"reduction": "sum"}, "loss.backward(retain_graph=True)  # c\n", 1, {},
+     "loss.sum().backward(retain_graph=True)  # c\n"),
+    ("reduce-backward", {"reduction": "sum"}, "loss.backward(g)\n", 1, {}, None),
+    ("reduce-backward", {"reduction": "sum"}, "loss.mean().backward()\n", 1, {}, None),
+    ("reduce-backward", {"reduction": "sum"}, "a.backward(); b.backward()\n", 1, {}, None),
+    ("detach-before-numpy", {}, "p = logits.softmax(dim=1).numpy()\n", 1, {},
+     "p = logits.softmax(dim=1).detach().numpy()\n"),
+    ("detach-before-numpy", {}, "a = x.numpy() + y.numpy()\n", 1,
+     {"x": {"requires_grad": False}, "y": {"requires_grad": True}},
+     "a = x.numpy() + y.detach().numpy()\n"),
+    ("detach-before-numpy", {}, "a = x.numpy() + y.numpy()\n", 1, {}, None),
+    ("detach-before-numpy", {}, "a = x.detach().numpy()\n", 1, {}, None),
+    ("no-grad-update", {}, "import torch\nfor _ in r:\n    w -= lr * w.grad  # step\n", 3, {},
+     "import torch\nfor _ in r:\n    with torch.no_grad():\n        w -= lr * w.grad  # step\n"),
+    ("no-grad-update", {}, "import torch\nw = w - 1\n", 2, {}, None),
+    ("no-grad-update", {}, "import numpy\nw -= 1\n", 2, {}, None),
+    ("float-dtype", {}, "c = torch.tensor([1, 2], requires_grad=True)\n", 1, {},
+     "c = torch.tensor([1, 2], dtype=torch.float32, requires_grad=True)\n"),
+    ("float-dtype", {}, "c = torch.tensor([1], dtype=torch.long, requires_grad=True)\n", 1, {},
+     None),
+    ("float-dtype", {}, "x = 1\n", 1, {}, None),
+    ("reduce-backward", {"reduction": "sum"}, "def broken(:\n", 1, {}, None),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "source", "line", "facts", "expected"), TRANSFORMS)
+def test_transformer_table(name: str, args: dict[str, str], source: str, line: int,
+                           facts: dict[str, dict[str, bool]], expected: str | None) -> None:
+    outcome = fixes.get(name)(fixes.FixRequest(source, line, args, facts))
+    assert outcome.source == expected
+    assert (outcome.reason == "") == (expected is not None)
+
+
+def test_every_transformer_is_used_and_tested(kb: KnowledgeBase) -> None:
+    used = {f.auto.transformer for e in kb.entries for f in e.fixes if f.auto}
+    tested = {name for name, *_ in TRANSFORMS}
+    assert used == tested == set(fixes.REGISTRY)

@@ -128,7 +128,8 @@ def test_fix_in_an_imported_module(tmp_path: Path) -> None:
     result = run([GRADEXPLAIN, "run", "--fix", "--yes", "main.py"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "tensor([18., 64.])\n"  # d/dw sum((x*w)^2) = 2 x^2 w
-    assert "+++ b/losses.py" in result.stderr and "+    per_sample.sum().backward()" in result.stderr
+    assert "+++ b/losses.py" in result.stderr
+    assert "+    per_sample.sum().backward()" in result.stderr
     assert (tmp_path / "losses.py").read_text() == original
 
 

@@ -50,3 +50,7 @@ def transformed(statement: cst.SimpleStatementLine, transformer: cst.CSTTransfor
     if not isinstance(result, cst.CSTNode):
         raise Refusal("the change would remove the statement")
     return result
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)

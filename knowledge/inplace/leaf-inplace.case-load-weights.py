@@ -13,4 +13,6 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(vectors.shape[1], 8)
 
 
-encoder = Encoder(torch.randn(100, 16))
+vectors = torch.randn(100, 16)
+encoder = Encoder(vectors)
+print(torch.equal(encoder.emb.weight, vectors), encoder.emb.weight.is_leaf)

@@ -19,4 +19,4 @@ def fit(steps=20):
     return coeffs
 
 
-fit()
+print(fit().detach().round(decimals=4))

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
 
 
