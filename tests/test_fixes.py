@@ -103,6 +103,13 @@ TRANSFORMS = [
      None),
     ("float-dtype", {}, "x = 1\n", 1, {}, None),
     ("reduce-backward", {"reduction": "sum"}, "def broken(:\n", 1, {}, None),
+    ("scalar-reduce", {"reduction": "mean"}, "total += crit(out, y).item()\n", 1, {},
+     "total += crit(out, y).mean().item()\n"),
+    ("scalar-reduce", {"reduction": "mean"}, "log.append(float(loss))\n", 1, {},
+     "log.append(float(loss.mean()))\n"),
+    ("scalar-reduce", {"reduction": "tolist"}, "print(pred.item())\n", 1, {},
+     "print(pred.tolist())\n"),
+    ("scalar-reduce", {"reduction": "mean"}, "a = x.item() + float(y)\n", 1, {}, None),
 ]
 
 

@@ -17,6 +17,7 @@ REGISTRY = {
     "detach-before-numpy": "gradexplain.fixes.detach_before_numpy",
     "no-grad-update": "gradexplain.fixes.no_grad_update",
     "float-dtype": "gradexplain.fixes.float_dtype",
+    "scalar-reduce": "gradexplain.fixes.scalar_reduce",
 }
 APPLICABILITY = ("safe", "unsafe", "display-only")
 
