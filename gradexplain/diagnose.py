@@ -14,6 +14,7 @@ import re
 import tokenize
 from dataclasses import dataclass
 
+from gradexplain import antifixes
 from gradexplain.frames import read_source_file
 from gradexplain.matcher import compiled
 from gradexplain.model import Cause, Entry, Evidence, Fix, Traceback, UserFrame
@@ -58,6 +59,7 @@ class TailoredFix:
 class Diagnosis:
     causes: tuple[RankedCause, ...]
     fixes: tuple[TailoredFix, ...]
+    anti_fixes: tuple[str, ...] = ()  # silencing changes found in the user's file
 
 
 def context_for(tb: Traceback, user_frame: UserFrame | None) -> Context:
@@ -88,7 +90,8 @@ def without_comments(source: str) -> str:
 def diagnose(entry: Entry, context: Context) -> Diagnosis:
     ranked = [rc for rc in (rank_cause(c, context) for c in entry.causes) if rc is not None]
     ranked.sort(key=lambda rc: rc.rank)  # stable: the entry's order within a rank
-    return Diagnosis(tuple(ranked), tailor_fixes(entry.fixes, ranked, context.code))
+    anti_fixes = tuple(antifixes.find(context.source)) if context.source else ()
+    return Diagnosis(tuple(ranked), tailor_fixes(entry.fixes, ranked, context.code), anti_fixes)
 
 
 def rank_cause(cause: Cause, context: Context) -> RankedCause | None:

@@ -94,8 +94,9 @@ def build_document(report: Report) -> Document:
         Section("Why", why(entry, diagnosis)),
         Section("How to fix", how_to_fix(diagnosis)),
     ]
-    if entry.known_problems:
-        sections.append(Section("Watch out", (Bullets(entry.known_problems),)))
+    watch_out = tuple(f"In {short_file(analysis)}, {warning}" for warning in diagnosis.anti_fixes)
+    if watch_out or entry.known_problems:
+        sections.append(Section("Watch out", (Bullets(watch_out + entry.known_problems),)))
     others = other_notes(report, report.primary)
     if others:
         sections.append(Section("Also found", (Bullets(tuple(others)),)))
@@ -140,6 +141,11 @@ def live_facts(analysis: Analysis) -> list[Section]:
 
     lines = tuple(describe(name, facts) for name, facts in tensors.items())
     return [Section("Facts from the run", (Bullets(lines),))]
+
+
+def short_file(analysis: Analysis) -> str:
+    file = analysis.user_frame.frame.file if analysis.user_frame else "your file"
+    return file.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def location(file: str, line: int | None, function: str | None) -> str:

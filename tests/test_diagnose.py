@@ -60,3 +60,19 @@ def test_gates_drop_causes_and_their_fixes(kb: KnowledgeBase) -> None:
 def test_comments_are_not_evidence() -> None:
     source = "x = 1  # reduction='none' was here\ny = '# not a comment'\n"
     assert without_comments(source) == "x = 1  \ny = '# not a comment'\n"
+
+
+def test_anti_fixes_in_the_users_file_are_named(kb: KnowledgeBase) -> None:
+    source = ("loss = model(x).sum()\nloss.requires_grad = True\n"
+              "out.backward(retain_graph=True)\nval_loss.detach().backward()\n")
+    diagnosis = diagnose(entry(kb, "no-grad-fn"),
+                         Context("loss.backward()", source, "element 0 of tensors does not "
+                                 "require grad and does not have a grad_fn", "train.py"))
+    assert [w.split(":", 1)[0] for w in diagnosis.anti_fixes] == ["line 2", "line 3", "line 4"]
+    assert "`loss.requires_grad = True`" in diagnosis.anti_fixes[0]
+    assert "`val_loss.detach()`" in diagnosis.anti_fixes[2]
+    clean = diagnose(entry(kb, "no-grad-fn"),
+                     Context("loss.backward()", without_comments(
+                         "loss = model(x).sum()\n# loss.requires_grad = True\n"),
+                         "element 0 of tensors", "train.py"))
+    assert clean.anti_fixes == ()
