@@ -1,3 +1,3 @@
-from gradexplain.cli import main
+from gradexplain.entry import main
 
 main()
