@@ -54,3 +54,20 @@ def transformed(statement: cst.SimpleStatementLine, transformer: cst.CSTTransfor
 
 def code_of(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+class OneChange(cst.CSTTransformer):
+    """A transformer that must change exactly one thing on the line: with none or several,
+    it cannot know which is meant, so it refuses. Subclasses count with `self.changed` and
+    name what they look for in `wanted` ("backward() call", ...)."""
+
+    wanted = "change"
+
+    def __init__(self) -> None:
+        self.changed = 0
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
+                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+        if self.changed != 1:
+            raise Refusal(f"the line needs exactly one {self.wanted}, found {self.changed}")
+        return updated

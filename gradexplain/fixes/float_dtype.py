@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from gradexplain.fixes import FixOutcome, FixRequest
-from gradexplain.fixes._statement import Refusal, edit_statement, transformed
+from gradexplain.fixes._statement import OneChange, Refusal, edit_statement, transformed
 
 FACTORIES = ("tensor", "as_tensor", "arange", "full", "zeros", "ones", "empty", "randint",
              "eye", "linspace")
@@ -22,9 +22,8 @@ def apply(request: FixRequest) -> FixOutcome:
                           lambda statement: transformed(statement, AddDtype()))
 
 
-class AddDtype(cst.CSTTransformer):
-    def __init__(self) -> None:
-        self.changed = 0
+class AddDtype(OneChange):
+    wanted = "torch factory call with requires_grad=True"
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if not m.matches(updated, FACTORY) or not any(m.matches(a, REQUIRES_GRAD)
@@ -42,9 +41,3 @@ class AddDtype(cst.CSTTransformer):
         args = [*updated.args[:index], dtype, *updated.args[index:]]
         return updated.with_changes(args=args)
 
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
-                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-        if self.changed != 1:
-            raise Refusal("the line needs exactly one torch factory call with "
-                          f"requires_grad=True, found {self.changed}")
-        return updated

@@ -12,7 +12,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from gradexplain.fixes import FixOutcome, FixRequest
-from gradexplain.fixes._statement import Refusal, edit_statement, transformed
+from gradexplain.fixes._statement import OneChange, Refusal, edit_statement, transformed
 
 WRAPPER_SUFFIXES = ("accelerator", "engine", "fabric")
 
@@ -41,10 +41,12 @@ def is_wrapper(func: cst.Attribute) -> bool:
     return isinstance(name, str) and name.lower().endswith(WRAPPER_SUFFIXES)
 
 
-class Reduce(cst.CSTTransformer):
+class Reduce(OneChange):
+    wanted = "backward() call to change"
+
     def __init__(self, reduction: str) -> None:
+        super().__init__()
         self.reduction = reduction
-        self.rewritten = 0
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         func = updated.func
@@ -56,18 +58,12 @@ class Reduce(cst.CSTTransformer):
             if not positional or "gradient" in keywords or "grad_tensors" in keywords:
                 raise Refusal("the backward call already passes a gradient")
             first = positional[0]
-            self.rewritten += 1
+            self.changed += 1
             new_first = first.with_changes(value=reduced(first.value, self.reduction))
             return updated.with_changes(args=[new_first, *updated.args[1:]])
         if positional or "gradient" in keywords:
             raise Refusal("backward() already gets a gradient; the shapes need a person")
-        self.rewritten += 1
+        self.changed += 1
         return updated.with_changes(
             func=func.with_changes(value=reduced(func.value, self.reduction)))
 
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
-                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-        if self.rewritten != 1:
-            raise Refusal("the line needs exactly one backward() call to change, found "
-                          f"{self.rewritten}")
-        return updated

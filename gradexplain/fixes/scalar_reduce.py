@@ -9,7 +9,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from gradexplain.fixes import FixOutcome, FixRequest
-from gradexplain.fixes._statement import Refusal, edit_statement, transformed
+from gradexplain.fixes._statement import OneChange, Refusal, edit_statement, transformed
 
 ITEM = m.Call(func=m.Attribute(attr=m.Name("item")), args=[])
 NUMBER = m.Call(func=m.Name("float") | m.Name("int"), args=[m.Arg(keyword=None)])
@@ -32,10 +32,12 @@ def method(value: cst.BaseExpression, name: str) -> cst.Call:
     return cst.Call(func=cst.Attribute(value=value, attr=cst.Name(name)))
 
 
-class Reduce(cst.CSTTransformer):
+class Reduce(OneChange):
+    wanted = ".item() / float() / int() conversion"
+
     def __init__(self, reduction: str) -> None:
+        super().__init__()
         self.reduction = reduction
-        self.changed = 0
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if m.matches(updated, ITEM):
@@ -52,9 +54,3 @@ class Reduce(cst.CSTTransformer):
                 args=[argument.with_changes(value=method(argument.value, self.reduction))])
         return updated
 
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
-                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-        if self.changed != 1:
-            raise Refusal("the line needs exactly one .item() / float() / int() conversion, "
-                          f"found {self.changed}")
-        return updated
