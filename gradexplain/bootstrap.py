@@ -13,6 +13,8 @@ own arguments are passed through untouched:
 - GRADEXPLAIN_TRACK_GRADS: "1" to record backward() calls and, at exit, the gradients
   that leaf tensors received (written to the report file).
 - GRADEXPLAIN_JSON_OUT: a path; with GRADEXPLAIN_EXPLAIN, the explanation as JSON goes there.
+- GRADEXPLAIN_ANOMALY: "1" to run under torch's anomaly detection and report the forward
+  call of the operation whose backward failed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ EXPLAIN = "GRADEXPLAIN_EXPLAIN"
 PATCHES = "GRADEXPLAIN_PATCHES"
 TRACK_GRADS = "GRADEXPLAIN_TRACK_GRADS"
 JSON_OUT = "GRADEXPLAIN_JSON_OUT"
-ENV_VARS = (REPORT, EXPLAIN, PATCHES, TRACK_GRADS, JSON_OUT)
+ANOMALY = "GRADEXPLAIN_ANOMALY"
+ENV_VARS = (REPORT, EXPLAIN, PATCHES, TRACK_GRADS, JSON_OUT, ANOMALY)
 OWN_FILES = ("bootstrap.py", "runpy.py", "<frozen runpy>")
 
 
@@ -39,6 +42,10 @@ def main(argv: list[str]) -> None:
         from gradexplain.gradtrack import install
 
         install(settings[REPORT])
+    if settings[ANOMALY] == "1":
+        from gradexplain.anomaly import install as install_anomaly
+
+        install_anomaly()
     try:
         if argv[0] == "-m":
             run_module(argv[1], argv[2:], patches)

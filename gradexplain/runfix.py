@@ -89,7 +89,8 @@ def become_script(argv: list[str], options: RunOptions) -> None:
     os.execve(sys.executable, bootstrap_command(argv), env)
 
 
-def run_child(argv: list[str], patches: dict[str, str], track: bool) -> ChildResult:
+def run_child(argv: list[str], patches: dict[str, str], track: bool,
+              anomaly: bool = False) -> ChildResult:
     """One run of the script in a child with our stdio; Ctrl-C reaches the child, which
     ends as Python would, and we report its status."""
     with tempfile.TemporaryDirectory(prefix="gradexplain-") as folder:
@@ -102,6 +103,8 @@ def run_child(argv: list[str], patches: dict[str, str], track: bool) -> ChildRes
             env[bootstrap.PATCHES] = str(patch_path)
         if track:
             env[bootstrap.TRACK_GRADS] = "1"
+        if anomaly:
+            env[bootstrap.ANOMALY] = "1"
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             status = subprocess.call(bootstrap_command(argv), env=env)
@@ -189,23 +192,38 @@ class FixSession:
             if fix.auto.applicability not in allowed:
                 reasons.append(f"{fix.id} is {fix.auto.applicability}: {fix.auto.safety}")
                 continue
-            path = str(Path(user.frame.file).resolve())
+            file, line = user.frame.file, user.frame.line
+            if dict(fix.auto.args).get("locate") == "anomaly":
+                forward = self.forward_call()
+                if forward is None:
+                    reasons.append(f"{fix.id}: anomaly mode did not show the forward call")
+                    continue
+                file, line = forward
+            path = str(Path(file).resolve())
             source = self.patches.get(path) or read_text(path)
             if source is None:
-                reasons.append(f"cannot read {user.frame.file}")
+                reasons.append(f"cannot read {file}")
                 continue
             tensors = analysis.facts.get("tensors", {})
             outcome = fixes.get(fix.auto.transformer)(fixes.FixRequest(
-                source, user.frame.line, dict(fix.auto.args), tensors))
+                source, line, dict(fix.auto.args), tensors))
             if outcome.source is None:
                 reasons.append(f"{fix.id}: {outcome.reason}")
                 continue
             return AppliedFix(entry.id, fix.id, path, unified_diff(path, source, outcome.source)
                               ), outcome.source
-        why = "; ".join(reasons) or f"{entry.id} has no automatic fix" + (
-            f" with id {self.options.fix_id!r}" if self.options.fix_id else "")
+        top = diagnosis.causes[0].cause.id if diagnosis.causes else "none"
+        why = "; ".join(reasons) or (
+            f"{entry.id} has no automatic fix with id {self.options.fix_id!r}"
+            if self.options.fix_id else
+            f"{entry.id} has no automatic fix for the most likely cause ({top})")
         say(f"gradexplain: no automatic fix applied: {why}")
         return None
+
+    def forward_call(self) -> tuple[str, int] | None:
+        say("gradexplain: running once more with anomaly detection, to find the forward "
+            "operation")
+        return forward_call(self.argv, self.patches)
 
     def confirm(self) -> bool:
         """Ask before a re-run on a terminal; --yes, or no terminal to ask on, goes ahead
@@ -246,6 +264,25 @@ class FixSession:
             data["fixes"] = [dict(vars(applied)) for applied in self.applied]
         Path(str(self.options.json_out)).write_text(json.dumps(data, indent=2) + "\n",
                                                     encoding="utf-8")
+
+
+def forward_call(argv: list[str], patches: dict[str, str]) -> tuple[str, int] | None:
+    """Run under anomaly detection: the user's line of the forward call whose saved tensor
+    backward() found changed (for in-place errors, the change comes after that line)."""
+    from gradexplain.anomaly import MARKER
+    from gradexplain.frames import pick_user_frame, user_flags
+    from gradexplain.parser import parse
+
+    result = run_child(argv, patches, track=False, anomaly=True)
+    for trace in result.report.get("forward_traces", []):
+        frames_text = trace.split(MARKER, 1)[1].split(" (Triggered internally", 1)[0]
+        tracebacks = parse("Traceback (most recent call last):\n" + frames_text
+                           + "\nRuntimeError: forward call\n")
+        frames = tracebacks[0].frames if tracebacks else ()
+        user = pick_user_frame(frames, user_flags(frames), read_source=False)
+        if user is not None and user.frame.line is not None:
+            return user.frame.file, user.frame.line
+    return None
 
 
 def rerun_summary(applied: AppliedFix) -> str:

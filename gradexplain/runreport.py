@@ -17,7 +17,9 @@ def report_failure(error: BaseException, report_path: str, explain_here: bool,
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     live = facts.collect(error)
     if report_path:
-        write_report(report_path, {"traceback": text, "facts": live})
+        anomaly = sys.modules.get("gradexplain.anomaly")
+        traces = list(getattr(anomaly, "forward_traces", []))
+        write_report(report_path, {"traceback": text, "facts": live, "forward_traces": traces})
     if explain_here:
         explain_text(text, live, json_out)
 

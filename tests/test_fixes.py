@@ -18,6 +18,7 @@ from gradexplain.diagnose import auto_candidates, context_for, diagnose
 from gradexplain.explain import explain
 from gradexplain.knowledge import KnowledgeBase
 from gradexplain.model import Fix
+from gradexplain.runfix import forward_call
 
 CASES = case_files()
 GOLDEN_CASES = [p for p in CASES if fixed_golden(p).exists()]
@@ -49,7 +50,12 @@ def test_auto_fix_equals_golden_and_converges(
         assert not golden.exists(), "a golden without a safe automatic fix"
         return
     case = read_case(path)
-    outcome = apply(fix, path.read_text(encoding="utf-8"), case.line)
+    line = case.line
+    if fix.auto is not None and dict(fix.auto.args).get("locate") == "anomaly":
+        forward = forward_call([str(path)], {})
+        assert forward is not None and Path(forward[0]) == path
+        line = forward[1]
+    outcome = apply(fix, path.read_text(encoding="utf-8"), line)
     if outcome.source is None:
         assert not golden.exists(), outcome.reason
         return
@@ -57,7 +63,7 @@ def test_auto_fix_equals_golden_and_converges(
         golden.write_text(outcome.source, encoding="utf-8")
     assert golden.exists(), f"missing {golden.name}; GRADEXPLAIN_REGEN_GOLDEN=1 writes it"
     assert outcome.source == golden.read_text(encoding="utf-8")
-    again = apply(fix, outcome.source, case.line)
+    again = apply(fix, outcome.source, line)
     assert again.source is None or again.source == outcome.source
 
 
@@ -110,6 +116,19 @@ TRANSFORMS = [
     ("scalar-reduce", {"reduction": "tolist"}, "print(pred.item())\n", 1, {},
      "print(pred.tolist())\n"),
     ("scalar-reduce", {"reduction": "mean"}, "a = x.item() + float(y)\n", 1, {}, None),
+    ("out-of-place", {}, "def f(w):\n    e = w.exp()\n    e += 1\n    return e\n", 2, {},
+     "def f(w):\n    e = w.exp()\n    e = e + 1\n    return e\n"),
+    ("out-of-place", {}, "y = torch.sigmoid(x)\ny.mul_(2)\n", 1, {},
+     "y = torch.sigmoid(x)\ny = y.mul(2)\n"),
+    ("out-of-place", {}, "out = torch.relu(h)\nout *= a + b\n", 1, {},
+     "out = torch.relu(h)\nout = out * (a + b)\n"),
+    ("out-of-place", {}, "class G:\n    def __init__(self):\n        self.act = nn.ReLU("
+     "inplace=True)\n\n    def forward(self, x):\n        g = torch.sigmoid(x)\n"
+     "        return self.act(g)\n", 6, {},
+     "class G:\n    def __init__(self):\n        self.act = nn.ReLU(inplace=False)\n\n"
+     "    def forward(self, x):\n        g = torch.sigmoid(x)\n        return self.act(g)\n"),
+    ("out-of-place", {}, "y = torch.sigmoid(x)\ny[y > 0.5] = 0\n", 1, {}, None),
+    ("out-of-place", {}, "y = torch.sigmoid(x)\ny = y * 2\ny += 1\n", 1, {}, None),
 ]
 
 

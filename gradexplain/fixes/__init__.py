@@ -18,6 +18,7 @@ REGISTRY = {
     "no-grad-update": "gradexplain.fixes.no_grad_update",
     "float-dtype": "gradexplain.fixes.float_dtype",
     "scalar-reduce": "gradexplain.fixes.scalar_reduce",
+    "out-of-place": "gradexplain.fixes.out_of_place",
 }
 APPLICABILITY = ("safe", "unsafe", "display-only")
 

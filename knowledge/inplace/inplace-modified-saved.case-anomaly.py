@@ -3,7 +3,7 @@
 import torch
 
 torch.autograd.set_detect_anomaly(True)
-weights = torch.randn(5, requires_grad=True)
+weights = torch.linspace(-1.0, 1.0, 5).requires_grad_()
 
 
 def softplus_energy(w):
@@ -14,3 +14,4 @@ def softplus_energy(w):
 
 energy = softplus_energy(weights)
 energy.backward()  # expect: inplace-modified-saved
+print(weights.grad)
