@@ -74,11 +74,14 @@ def test_fixed_run_prints_the_reference_numbers(path: Path, tmp_path: Path) -> N
     reference = subprocess.run([sys.executable, str(fixed_golden(path))], capture_output=True,
                                text=True, env=child_env(), timeout=300)
     assert reference.returncode == 0, reference.stderr
+    failing = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                             env=child_env(), timeout=300)
     fixed = subprocess.run([GRADEXPLAIN, "run", "--fix", "--yes", str(work)],
                            capture_output=True, text=True, env=child_env(), cwd=tmp_path,
                            timeout=300)
     assert fixed.returncode == 0, fixed.stderr
-    assert fixed.stdout == reference.stdout
+    # what the failing run printed before it failed, then what the fixed run printed
+    assert fixed.stdout == failing.stdout + reference.stdout
     assert "the fixed run succeeded" in fixed.stderr
     assert work.read_bytes() == path.read_bytes(), "the file on disk must stay untouched"
 
@@ -129,6 +132,13 @@ TRANSFORMS = [
      "    def forward(self, x):\n        g = torch.sigmoid(x)\n        return self.act(g)\n"),
     ("out-of-place", {}, "y = torch.sigmoid(x)\ny[y > 0.5] = 0\n", 1, {}, None),
     ("out-of-place", {}, "y = torch.sigmoid(x)\ny = y * 2\ny += 1\n", 1, {}, None),
+    ("detach-carried-state", {}, "rnn = nn.GRU(3, 4)\nfor x in data:\n    out, h = rnn(x, h)"
+     "\n    out.sum().backward()\n", 4, {},
+     "rnn = nn.GRU(3, 4)\nfor x in data:\n    out, h = rnn(x, h)\n    h = h.detach()\n"
+     "    out.sum().backward()\n"),
+    ("detach-carried-state", {}, "for x in d:\n    out, h = model(x, h)\n    out.backward()\n",
+     3, {}, None),
+    ("detach-carried-state", {}, "loss.backward()\n", 1, {}, None),
 ]
 
 

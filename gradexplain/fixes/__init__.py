@@ -19,6 +19,7 @@ REGISTRY = {
     "float-dtype": "gradexplain.fixes.float_dtype",
     "scalar-reduce": "gradexplain.fixes.scalar_reduce",
     "out-of-place": "gradexplain.fixes.out_of_place",
+    "detach-carried-state": "gradexplain.fixes.detach_carried_state",
 }
 APPLICABILITY = ("safe", "unsafe", "display-only")
 

@@ -9,7 +9,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradexplain.fixes import FixOutcome
 
-StatementEdit = Callable[[cst.SimpleStatementLine], cst.CSTNode]
+StatementEdit = Callable[[cst.SimpleStatementLine],
+                         "cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]"]
 
 
 class Refusal(Exception):
@@ -32,9 +33,9 @@ def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
         replacement = edit(target)
     except Refusal as refusal:
         return FixOutcome(None, str(refusal))
-    new_module = wrapper.module.deep_replace(target, replacement)
-    assert isinstance(new_module, cst.Module)
-    new_source = new_module.code
+    if not isinstance(replacement, (cst.BaseStatement, cst.FlattenSentinel)):
+        return FixOutcome(None, "the change is not a statement")  # a transformer bug
+    new_source = wrapper.module.visit(Replace(target, replacement)).code
     if new_source == source:
         return FixOutcome(None, "the statement is already in the fixed form")
     try:
@@ -42,6 +43,21 @@ def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
     except cst.ParserSyntaxError as error:  # pragma: no cover - a transformer bug
         return FixOutcome(None, f"the change would not parse: {error.message}")
     return FixOutcome(new_source)
+
+
+class Replace(cst.CSTTransformer):
+    """Put `replacement` (one node, or several statements) where `target` was."""
+
+    def __init__(self, target: cst.SimpleStatementLine,
+                 replacement: cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]
+                 ) -> None:
+        self.target = target
+        self.replacement = replacement
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        return self.replacement if original is self.target else updated
 
 
 def transformed(statement: cst.SimpleStatementLine, transformer: cst.CSTTransformer) -> cst.CSTNode:

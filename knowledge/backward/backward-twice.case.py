@@ -3,6 +3,7 @@
 import torch
 import torch.nn as nn
 
+torch.manual_seed(0)
 lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
 head = nn.Linear(8, 1)
 state = None
@@ -14,3 +15,4 @@ for step in range(3):
     lstm.zero_grad()
     head.zero_grad()
     loss.backward()  # expect: backward-twice
+    print(round(loss.item(), 4))
