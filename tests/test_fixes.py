@@ -139,6 +139,11 @@ TRANSFORMS = [
     ("detach-carried-state", {}, "for x in d:\n    out, h = model(x, h)\n    out.backward()\n",
      3, {}, None),
     ("detach-carried-state", {}, "loss.backward()\n", 1, {}, None),
+    ("grad-mode-on", {}, "@torch.no_grad()\ndef f(b):\n    return m(b)\n\nloss = c(f(x))\n"
+     "loss.backward()\n", 6, {}, "def f(b):\n    return m(b)\n\nloss = c(f(x))\n"
+     "loss.backward()\n"),
+    ("grad-mode-on", {}, "with torch.no_grad():\n    loss = c(m(x))\nloss.backward()\n", 3, {},
+     None),
 ]
 
 

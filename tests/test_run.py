@@ -196,3 +196,16 @@ def test_run_usage_errors(tmp_path: Path) -> None:
     assert write.returncode == 2 and "--write and --force need --fix" in write.stderr
     json_only = run([GRADEXPLAIN, "run", "--format", "json", str(SEED)], tmp_path)
     assert json_only.returncode == 2 and "--json-out" in json_only.stderr
+
+
+def test_unsafe_fix_needs_the_option(tmp_path: Path) -> None:
+    case = KNOWLEDGE / "backward" / "no-grad-fn.case.py"
+    script = tmp_path / "train.py"
+    script.write_bytes(case.read_bytes())
+    safe_only = run([GRADEXPLAIN, "run", "--fix", "--yes", str(script)], tmp_path)
+    assert safe_only.returncode == 1
+    assert "undecorate-helper is unsafe" in safe_only.stderr
+    unsafe = run([GRADEXPLAIN, "run", "--fix", "--yes", "--unsafe-fixes", str(script)], tmp_path)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "-@torch.no_grad()" in unsafe.stderr
+    assert "3 backward call(s) completed" in unsafe.stderr

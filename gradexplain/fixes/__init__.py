@@ -20,6 +20,7 @@ REGISTRY = {
     "scalar-reduce": "gradexplain.fixes.scalar_reduce",
     "out-of-place": "gradexplain.fixes.out_of_place",
     "detach-carried-state": "gradexplain.fixes.detach_carried_state",
+    "grad-mode-on": "gradexplain.fixes.grad_mode_on",
 }
 APPLICABILITY = ("safe", "unsafe", "display-only")
 
