@@ -90,7 +90,7 @@ def build_document(report: Report) -> Document:
     sections = [
         Section("What happened", what_happened(entry, analysis.traceback)),
         Section("Where", where(analysis)),
-        *live_facts(analysis),
+        *live_facts(analysis, entry),
         Section("Why", why(entry, diagnosis)),
         Section("How to fix", how_to_fix(diagnosis)),
     ]
@@ -133,14 +133,15 @@ def where(analysis: Analysis) -> tuple[Block, ...]:
     return tuple(blocks)
 
 
-def live_facts(analysis: Analysis) -> list[Section]:
+def live_facts(analysis: Analysis, entry: Entry) -> list[Section]:
     tensors = analysis.facts.get("tensors") or {}
     if not tensors:
         return []
     from gradexplain.facts import describe
 
     lines = tuple(describe(name, facts) for name, facts in tensors.items())
-    return [Section("Facts from the run", (Bullets(lines),))]
+    note = (Para(entry.facts_note),) if entry.facts_note else ()
+    return [Section("Facts from the run", (Bullets(lines), *note))]
 
 
 def short_file(analysis: Analysis) -> str:

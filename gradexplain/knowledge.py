@@ -28,6 +28,7 @@ KNOWN = REQUIRED + (
     "references",
     "verified_on",
     "examples",
+    "facts_note",
 )
 
 
@@ -137,6 +138,7 @@ def parse_entry(data: Any, path: Path, family: str) -> Entry:
         references=tuple(check.text_list(data, "references")),
         verified_on=tuple(check.text_list(data, "verified_on")),
         examples=tuple(check.text_list(data, "examples")),
+        facts_note=check.optional_text(data, "facts_note", ""),
         path=str(path),
     )
 

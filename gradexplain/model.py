@@ -131,6 +131,7 @@ class Entry:
     references: tuple[str, ...] = ()
     verified_on: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    facts_note: str | None = None  # read beside the live facts: what the numbers should be
     path: str = ""
 
 

@@ -84,6 +84,7 @@ def test_run_explains_with_live_facts(tmp_path: Path) -> None:
     assert "nonscalar-backward:" in explanation
     assert "Facts from the run" in explanation
     assert "`A` is a float32 tensor of shape (2,) with 2 elements on cpu" in explanation
+    assert "needs a tensor with exactly 1 element" in explanation
     assert "+ A.sum().backward()" in explanation
 
 
@@ -209,3 +210,14 @@ def test_unsafe_fix_needs_the_option(tmp_path: Path) -> None:
     assert unsafe.returncode == 0, unsafe.stderr
     assert "-@torch.no_grad()" in unsafe.stderr
     assert "3 backward call(s) completed" in unsafe.stderr
+
+
+def test_fix_loop_repairs_one_error_after_another(tmp_path: Path) -> None:
+    script = tmp_path / "twice.py"
+    script.write_text("import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+                      "A = x * 3\nA.backward()\nprint(A.numpy())\nprint(x.grad)\n")
+    result = run([GRADEXPLAIN, "run", "--fix", "--yes", str(script)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("gradexplain: fix ") == 2
+    assert "+A.sum().backward()" in result.stderr and "+print(A.detach().numpy())" in result.stderr
+    assert result.stdout == "[3. 6.]\ntensor([3., 3.])\n"
