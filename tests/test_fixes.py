@@ -144,6 +144,11 @@ TRANSFORMS = [
      "loss.backward()\n"),
     ("grad-mode-on", {}, "with torch.no_grad():\n    loss = c(m(x))\nloss.backward()\n", 3, {},
      None),
+    ("grad-mode-on", {"form": "block"}, "for b in d:\n    # fwd\n    with torch.no_grad():\n"
+     "        p = m(b)\n    loss = c(p)\n    loss.backward()\n", 6, {},
+     "for b in d:\n    # fwd\n    p = m(b)\n    loss = c(p)\n    loss.backward()\n"),
+    ("grad-mode-on", {"form": "block"}, "with torch.no_grad():\n    p = m(x)\n    a = acc(p)\n"
+     "loss = c(p)\nloss.backward()\n", 5, {}, None),
 ]
 
 

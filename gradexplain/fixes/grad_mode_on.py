@@ -1,9 +1,12 @@
 """no-grad-fn: compute the loss with grad mode on, when grad mode being off is the cause.
 
 From the failing `loss.backward()` the transformer follows `loss` back to the statement
-that assigned it. If that statement calls a function of this file decorated with
-`@torch.no_grad()` (or `inference_mode()`), that decorator is removed: the function then
-records a graph wherever it is used, which is why the entry labels this fix unsafe.
+that assigned it. Two forms are known (arg `form`):
+- `block`: the names that statement uses were assigned inside a `with torch.no_grad():`
+  (or `inference_mode()`) block holding nothing else; the block is removed, its body kept.
+- `decorator`: that statement calls a function of this file decorated with
+  `@torch.no_grad()`; the decorator is removed. The function then records a graph wherever
+  it is used, which is why the entry labels this form unsafe.
 Anything else is refused.
 Never `loss.requires_grad = True`: that silences the error and trains nothing.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradexplain.fixes import FixOutcome, FixRequest
 from gradexplain.fixes._statement import Refusal
@@ -21,6 +25,8 @@ GRAD_OFF = ("torch.no_grad", "torch.inference_mode", "no_grad", "inference_mode"
 
 
 def apply(request: FixRequest) -> FixOutcome:
+    if request.args.get("form") == "block":
+        return unwrap_block(request)
     try:
         function = grad_off_function(request.source, request.line)
     except Refusal as refusal:
@@ -100,3 +106,59 @@ def turns_grad_off(decorator: cst.Decorator) -> bool:
     called = expression.func if isinstance(expression, cst.Call) else expression
     return cst.Module(body=[]).code_for_node(called) in GRAD_OFF
 
+
+
+def unwrap_block(request: FixRequest) -> FixOutcome:
+    try:
+        tree = ast.parse(request.source)
+        name = backward_receiver(tree, request.line)
+        assignment = last_assignment(tree, name, request.line)
+        used = {n.id for n in ast.walk(assignment.value) if isinstance(n, ast.Name)}
+        block = grad_off_block(tree, used, assignment.lineno)
+    except (Refusal, SyntaxError) as problem:
+        return FixOutcome(None, str(problem))
+    transformer = UnwrapWith(block.lineno)
+    new_source = MetadataWrapper(cst.parse_module(request.source)).visit(transformer).code
+    if not transformer.done:
+        return FixOutcome(None, "could not remove the with block")
+    return FixOutcome(new_source)
+
+
+def grad_off_block(tree: ast.Module, used: set[str], before: int) -> ast.With:
+    """The last grad-off `with` block before `before` that only assigns names in `used`."""
+    blocks = [node for node in ast.walk(tree) if isinstance(node, ast.With)
+              and node.lineno < before and len(node.items) == 1
+              and ast.unparse(strip_call(node.items[0].context_expr)) in GRAD_OFF]
+    for block in sorted(blocks, key=lambda node: -node.lineno):
+        targets = [t for statement in block.body if isinstance(statement, ast.Assign)
+                   for t in statement.targets]
+        if len(targets) == len(block.body) and targets and all(
+                isinstance(t, ast.Name) and t.id in used for t in targets):
+            return block
+    raise Refusal("no `with torch.no_grad():` block that only computes what the loss uses")
+
+
+def strip_call(expression: ast.expr) -> ast.expr:
+    return expression.func if isinstance(expression, ast.Call) else expression
+
+
+class UnwrapWith(cst.CSTTransformer):
+    """Replace the `with` statement starting at `line` by its (dedented) body."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.done = False
+
+    def leave_With(self, original: cst.With, updated: cst.With
+                   ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        start = self.get_metadata(PositionProvider, original).start.line
+        if start != self.line or not isinstance(updated.body, cst.IndentedBlock):
+            return updated
+        body = list(updated.body.body)
+        body[0] = body[0].with_changes(
+            leading_lines=[*updated.leading_lines, *getattr(body[0], "leading_lines", ())])
+        self.done = True
+        return cst.FlattenSentinel(body)
