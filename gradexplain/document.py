@@ -134,14 +134,17 @@ def where(analysis: Analysis) -> tuple[Block, ...]:
 
 
 def live_facts(analysis: Analysis, entry: Entry) -> list[Section]:
-    tensors = analysis.facts.get("tensors") or {}
-    if not tensors:
-        return []
-    from gradexplain.facts import describe
+    from gradexplain.facts import describe, describe_grad_mode
 
-    lines = tuple(describe(name, facts) for name, facts in tensors.items())
-    note = (Para(entry.facts_note),) if entry.facts_note else ()
-    return [Section("Facts from the run", (Bullets(lines), *note))]
+    tensors = analysis.facts.get("tensors") or {}
+    lines = [describe(name, facts) for name, facts in tensors.items()]
+    grad_mode = describe_grad_mode(analysis.facts.get("grad_mode") or {})
+    if grad_mode:
+        lines.append(grad_mode)
+    if not lines:
+        return []
+    note = (Para(entry.facts_note),) if entry.facts_note and tensors else ()
+    return [Section("Facts from the run", (Bullets(tuple(lines)), *note))]
 
 
 def short_file(analysis: Analysis) -> str:

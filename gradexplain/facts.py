@@ -101,8 +101,40 @@ def tensor_facts(value: Any) -> dict[str, Any] | None:
         return None
 
 
+GRAD_OFF = ("no_grad", "inference_mode", "set_grad_enabled")
+
+
+def grad_off_context(filename: str, line: int) -> int | None:
+    """The line of a `with torch.no_grad():` (inference_mode, set_grad_enabled) block or a
+    function decorated with one, that encloses `line`: grad mode was off when it ran."""
+    import ast
+
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    found = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.With):
+            managers = [item.context_expr for item in node.items]
+        elif isinstance(node, ast.FunctionDef):
+            managers = list(node.decorator_list)
+        else:
+            continue
+        if not node.lineno <= line <= (node.end_lineno or node.lineno):
+            continue
+        for manager in managers:
+            called = manager.func if isinstance(manager, ast.Call) else manager
+            if ast.unparse(called).rsplit(".", 1)[-1] in GRAD_OFF and not (
+                    isinstance(manager, ast.Call) and manager.args
+                    and ast.unparse(manager.args[0]) == "True"):
+                found = max(found or 0, node.lineno)  # the innermost
+    return found
+
+
 def collect(error: BaseException) -> dict[str, Any]:
-    """Facts for the failing user line: {"file", "line", "tensors": {name: {...}}}."""
+    """Facts for the failing user line: {"file", "line", "tensors": {name: {...}},
+    "grad_mode": {...}}."""
     found = failing_user_frame(error.__traceback__)
     if found is None:
         return {}
@@ -113,7 +145,22 @@ def collect(error: BaseException) -> dict[str, Any]:
         facts = tensor_facts(resolve(name, frame))
         if facts is not None:
             tensors[name] = facts
-    return {"file": filename, "line": line, "tensors": tensors}
+    torch = sys.modules.get("torch")
+    grad_mode = {
+        # after the exception unwound: True unless torch.set_grad_enabled(False) is global
+        "enabled_after_failure": bool(torch.is_grad_enabled()) if torch else None,
+        "off_block_line": grad_off_context(filename, line),
+    }
+    return {"file": filename, "line": line, "tensors": tensors, "grad_mode": grad_mode}
+
+
+def describe_grad_mode(grad_mode: dict[str, Any]) -> str | None:
+    if grad_mode.get("off_block_line"):
+        return (f"The failing line ran with grad mode off: it is inside a no_grad / "
+                f"inference_mode block or function starting at line {grad_mode['off_block_line']}.")
+    if grad_mode.get("enabled_after_failure") is False:
+        return "Grad mode is off for the whole program (torch.set_grad_enabled(False))."
+    return None
 
 
 def describe(name: str, facts: dict[str, Any]) -> str:

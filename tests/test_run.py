@@ -221,3 +221,17 @@ def test_fix_loop_repairs_one_error_after_another(tmp_path: Path) -> None:
     assert result.stderr.count("gradexplain: fix ") == 2
     assert "+A.sum().backward()" in result.stderr and "+print(A.detach().numpy())" in result.stderr
     assert result.stdout == "[3. 6.]\ntensor([3., 3.])\n"
+
+
+def test_grad_mode_fact(tmp_path: Path) -> None:
+    script = tmp_path / "eval_step.py"
+    script.write_text("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                      "with torch.no_grad():\n    loss = (w * 2).sum()\n    loss.backward()\n")
+    out = tmp_path / "facts.json"
+    result = run([GRADEXPLAIN, "run", str(script)], tmp_path)
+    assert "ran with grad mode off" in result.stderr and "starting at line 3" in result.stderr
+    assert "`loss` is a float32 tensor of shape () with 1 element on cpu, does not require grad" \
+        in result.stderr
+    run([GRADEXPLAIN, "run", "--format", "json", "--json-out", str(out), str(script)], tmp_path)
+    facts = json.loads(out.read_text())["tracebacks"][-1]["facts"]
+    assert facts["grad_mode"] == {"enabled_after_failure": True, "off_block_line": 3}
