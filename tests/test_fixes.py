@@ -130,7 +130,8 @@ TRANSFORMS = [
      "        return self.act(g)\n", 6, {},
      "class G:\n    def __init__(self):\n        self.act = nn.ReLU(inplace=False)\n\n"
      "    def forward(self, x):\n        g = torch.sigmoid(x)\n        return self.act(g)\n"),
-    ("out-of-place", {}, "y = torch.sigmoid(x)\ny[y > 0.5] = 0\n", 1, {}, None),
+    ("out-of-place", {}, "y = torch.sigmoid(x)\ny[y > 0.5] = 0\n", 1, {},
+     "y = torch.sigmoid(x)\ny = y.clone()\ny[y > 0.5] = 0\n"),
     ("out-of-place", {}, "y = torch.sigmoid(x)\ny = y * 2\ny += 1\n", 1, {}, None),
     ("detach-carried-state", {}, "rnn = nn.GRU(3, 4)\nfor x in data:\n    out, h = rnn(x, h)"
      "\n    out.sum().backward()\n", 4, {},

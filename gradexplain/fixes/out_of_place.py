@@ -3,9 +3,10 @@
 The crash line is backward(); the line given here is the forward call that saved the
 tensor (from anomaly mode). The transformer finds the first in-place change of the name
 that line assigns, later in the same block, and rewrites that statement only:
-`e += 1` -> `e = e + 1`, `y.mul_(2)` -> `y = y.mul(2)`, and an `nn.ReLU(inplace=True)`
-module applied to it -> `inplace=False` where the module is created. An index assignment
-(`y[mask] = 0`) or anything it cannot see is refused, with the reason.
+`e += 1` -> `e = e + 1`, `y.mul_(2)` -> `y = y.mul(2)`, an index assignment `y[mask] = 0`
+-> `y = y.clone()` before it (the saved tensor stays intact, the copy is changed), and an
+`nn.ReLU(inplace=True)` module applied to it -> `inplace=False` where the module is
+created. Anything it cannot see is refused, with the reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from gradexplain.fixes import FixOutcome, FixRequest
-from gradexplain.fixes._statement import Refusal, edit_statement
+from gradexplain.fixes._statement import Refusal, StatementEdit, edit_statement
 
 AUG_TO_BINARY: dict[type[cst.BaseAugOp], type[cst.BaseBinaryOp]] = {
     cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
@@ -29,7 +30,7 @@ AUG_TO_BINARY: dict[type[cst.BaseAugOp], type[cst.BaseBinaryOp]] = {
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "augmented", "method" or "module"
+    kind: str  # "augmented", "method", "index" or "module"
     line: int
     name: str
 
@@ -39,7 +40,9 @@ def apply(request: FixRequest) -> FixOutcome:
         change = locate(request.source, request.line)
     except Refusal as refusal:
         return FixOutcome(None, str(refusal))
-    edits = {"augmented": augmented, "method": method, "module": module_not_inplace}
+    edits: dict[str, StatementEdit] = {
+        "augmented": augmented, "method": method, "module": module_not_inplace,
+        "index": lambda statement: clone_first(statement, change.name)}
     return edit_statement(request.source, change.line, edits[change.kind])
 
 
@@ -94,8 +97,7 @@ def in_place_change(node: ast.AST, name: str, tree: ast.Module) -> Change | None
     if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name
             for t in node.targets):
-        raise Refusal(f"`{name}[...] = ...` at line {node.lineno} changes it in place; "
-                      f"assign into a copy instead (`{name} = {name}.clone()` first)")
+        return Change("index", node.lineno, name)
     if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name) \
             and node.args[0].id == name and isinstance(node.func, ast.Attribute) \
             and isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
@@ -147,6 +149,14 @@ def method(statement: cst.SimpleStatementLine) -> cst.CSTNode:
         attr=cst.Name(call.func.attr.value[:-1])))
     assign = cst.Assign(targets=[cst.AssignTarget(target=call.func.value)], value=out_of_place)
     return statement.with_changes(body=[assign])
+
+
+def clone_first(statement: cst.SimpleStatementLine,
+                name: str) -> cst.FlattenSentinel[cst.BaseStatement]:
+    clone = cst.parse_statement(f"{name} = {name}.clone()\n")
+    assert isinstance(clone, cst.SimpleStatementLine)
+    return cst.FlattenSentinel([clone.with_changes(leading_lines=statement.leading_lines),
+                                statement.with_changes(leading_lines=[])])
 
 
 def module_not_inplace(statement: cst.SimpleStatementLine) -> cst.CSTNode:
