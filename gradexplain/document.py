@@ -134,13 +134,14 @@ def where(analysis: Analysis) -> tuple[Block, ...]:
 
 
 def live_facts(analysis: Analysis, entry: Entry) -> list[Section]:
-    from gradexplain.facts import describe, describe_grad_mode
+    from gradexplain.facts import describe, describe_freed, describe_grad_mode
 
     tensors = analysis.facts.get("tensors") or {}
     lines = [describe(name, facts) for name, facts in tensors.items()]
-    grad_mode = describe_grad_mode(analysis.facts.get("grad_mode") or {})
-    if grad_mode:
-        lines.append(grad_mode)
+    for extra in (describe_grad_mode(analysis.facts.get("grad_mode") or {}),
+                  describe_freed(analysis.facts.get("freed_graph") or [])):
+        if extra:
+            lines.append(extra)
     if not lines:
         return []
     note = (Para(entry.facts_note),) if entry.facts_note and tensors else ()

@@ -19,6 +19,8 @@ from typing import Any
 from gradexplain.frames import is_user_file, statement_span
 
 MAX_NAMES = 12
+MAX_GRAPH_NODES = 2000
+FREED = "backward through the graph a second time"
 
 
 def failing_user_frame(tb: TracebackType | None) -> tuple[FrameType, int] | None:
@@ -151,7 +153,58 @@ def collect(error: BaseException) -> dict[str, Any]:
         "enabled_after_failure": bool(torch.is_grad_enabled()) if torch else None,
         "off_block_line": grad_off_context(filename, line),
     }
-    return {"file": filename, "line": line, "tensors": tensors, "grad_mode": grad_mode}
+    result = {"file": filename, "line": line, "tensors": tensors, "grad_mode": grad_mode}
+    if FREED in str(error):
+        result["freed_graph"] = tensors_on_freed_graphs(frame)
+    return result
+
+
+def tensors_on_freed_graphs(frame: FrameType) -> list[str]:
+    """Names in the failing frame whose graph holds a node an earlier backward() freed:
+    for "backward through the graph a second time", the tensor carried too far."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return []
+    found = []
+    for name, value in list(frame.f_locals.items()):
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        if any(isinstance(v, torch.Tensor) and v.grad_fn is not None and graph_was_freed(v.grad_fn)
+               for v in values[:8]):
+            found.append(name)
+    return found[:MAX_NAMES]
+
+
+def graph_was_freed(root: Any) -> bool:
+    """True when some node of the graph lost its saved tensors to an earlier backward()."""
+    stack: list[Any] = [root]
+    seen: set[int] = set()
+    while stack and len(seen) < MAX_GRAPH_NODES:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for attribute in dir(node):
+            if attribute.startswith("_saved_"):
+                try:
+                    getattr(node, attribute)
+                except RuntimeError as error:
+                    if FREED in str(error):
+                        return True
+                except Exception:  # noqa: BLE001, S112 - other saved values: not our question
+                    continue
+        stack.extend(child for child, _ in getattr(node, "next_functions", ()) if child)
+    return False
+
+
+def describe_freed(names: list[str]) -> str | None:
+    if not names:
+        return None
+    listed = ", ".join(f"`{name}`" for name in names)
+    subject = (f"The graph of {listed} reaches" if len(names) == 1
+               else f"The graphs of {listed} reach")
+    return (f"{subject} operations whose saved tensors an earlier backward() freed: "
+            "something computed in an earlier step (a carried state, a cached tensor) is "
+            "used again without .detach().")
 
 
 def describe_grad_mode(grad_mode: dict[str, Any]) -> str | None:

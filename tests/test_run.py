@@ -235,3 +235,18 @@ def test_grad_mode_fact(tmp_path: Path) -> None:
     run([GRADEXPLAIN, "run", "--format", "json", "--json-out", str(out), str(script)], tmp_path)
     facts = json.loads(out.read_text())["tracebacks"][-1]["facts"]
     assert facts["grad_mode"] == {"enabled_after_failure": True, "off_block_line": 3}
+
+
+def test_backward_twice_names_the_tensors_on_a_freed_graph(tmp_path: Path) -> None:
+    script = tmp_path / "carry.py"
+    script.write_text("import torch\nw = torch.ones(2, requires_grad=True)\nh = w * 1.0\n"
+                      "for step in range(2):\n    h = h * w\n    loss = h.sum()\n"
+                      "    loss.backward()\n")
+    out = tmp_path / "facts.json"
+    result = run([GRADEXPLAIN, "run", "--format", "json", "--json-out", str(out), str(script)],
+                 tmp_path)
+    assert result.returncode == 1
+    data = json.loads(out.read_text())
+    assert data["primary"]["id"] == "backward-twice"
+    freed = data["tracebacks"][-1]["facts"]["freed_graph"]
+    assert "h" in freed and "loss" in freed and "w" not in freed
