@@ -148,6 +148,12 @@ TRANSFORMS = [
     ("grad-mode-on", {"form": "block"}, "for b in d:\n    # fwd\n    with torch.no_grad():\n"
      "        p = m(b)\n    loss = c(p)\n    loss.backward()\n", 6, {},
      "for b in d:\n    # fwd\n    p = m(b)\n    loss = c(p)\n    loss.backward()\n"),
+    ("retain-first-backward", {}, "a.backward()\nb.backward()\n", 2, {},
+     "a.backward(retain_graph=True)\nb.backward()\n"),
+    ("retain-first-backward", {}, "a.backward(inputs=[w])\nb.backward()\n", 2, {},
+     "a.backward(inputs=[w], retain_graph=True)\nb.backward()\n"),
+    ("retain-first-backward", {}, "a.backward()\nopt.step()\nb.backward()\n", 3, {}, None),
+    ("retain-first-backward", {}, "a.backward()\na.backward()\n", 2, {}, None),
     ("grad-mode-on", {"form": "block"}, "with torch.no_grad():\n    p = m(x)\n    a = acc(p)\n"
      "loss = c(p)\nloss.backward()\n", 5, {}, None),
 ]

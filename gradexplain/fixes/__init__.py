@@ -21,6 +21,7 @@ REGISTRY = {
     "out-of-place": "gradexplain.fixes.out_of_place",
     "detach-carried-state": "gradexplain.fixes.detach_carried_state",
     "grad-mode-on": "gradexplain.fixes.grad_mode_on",
+    "retain-first-backward": "gradexplain.fixes.retain_first_backward",
 }
 APPLICABILITY = ("safe", "unsafe", "display-only")
 
