@@ -14,7 +14,7 @@ JSON_SCHEMA = 1
 
 
 def render_text(document: Document, width: int = 88) -> str:
-    out = textwrap.wrap(document.heading, width, subsequent_indent="  ")
+    out = wrap(document.heading, width, "", "  ")
     out.append("=" * max(map(len, out)))
     for section in document.sections:
         out.append("")
@@ -24,16 +24,21 @@ def render_text(document: Document, width: int = 88) -> str:
     return "\n".join(out) + "\n"
 
 
+def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """Wrap prose; never at a hyphen (`in-place`, `requires-grad` stay whole)."""
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False)
+
+
 def text_block(block: Block, width: int) -> list[str]:
     indent = "  "
     if isinstance(block, Para):
-        return textwrap.wrap(block.text, width, initial_indent=indent, subsequent_indent=indent)
+        return wrap(block.text, width, indent, indent)
     if isinstance(block, Bullets):
-        return [line for item in block.items for line in textwrap.wrap(
-            item, width, initial_indent=indent + "- ", subsequent_indent=indent + "  ")]
+        return [line for item in block.items
+                for line in wrap(item, width, indent + "- ", indent + "  ")]
     if isinstance(block, Code) and block.wrap:
-        return textwrap.wrap(block.text, width, initial_indent=indent + "  ",
-                             subsequent_indent=indent + "  ")
+        return wrap(block.text, width, indent + "  ", indent + "  ")
     if isinstance(block, Code):
         return numbered(block, indent + "  ")
     if isinstance(block, Table):
@@ -63,7 +68,7 @@ def numbered(block: Code, indent: str) -> list[str]:
 
 def change_lines(change: Change, width: int, indent: str) -> list[str]:
     title = f"{change.number}. {change.title}"
-    lines = textwrap.wrap(title, width, initial_indent=indent, subsequent_indent=indent + "   ")
+    lines = wrap(title, width, indent, indent + "   ")
     label = "in your code:" if change.tailored else "for example:"
     lines.append(f"{indent}   {label}")
     lines.extend(f"{indent}   {line}" for line in change.diff())
