@@ -8,14 +8,15 @@ Exit statuses (documented in README and `--help`):
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from gradexplain import knowledge
 from gradexplain.document import Document, build_document, entry_document, entry_table
@@ -161,6 +162,48 @@ def show_command(entry_id: str, output: Output, kb_dirs: Sequence[str], stderr: 
     else:
         emit(entry_document(entry), output)
     return EXPLAINED
+
+
+def kb_verify_command(dirs: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """Run the cases of the entries in DIRs (default: the built-in ones) under the installed
+    torch, matching against all entries; 1 when a message drifted."""
+    import importlib.util
+
+    from gradexplain.verify import case_scripts, verify
+
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError("kb verify runs the cases under torch, which is not installed here")
+    kb = load_knowledge(dirs, stderr)
+    chosen = knowledge.load([Path(d) for d in dirs]).entries if dirs else kb.entries
+    selected = tuple(e for e in kb.entries if e.id in {c.id for c in chosen})
+    total = sum(len(case_scripts(entry)) for entry in selected)
+    with progress_bar(total, stderr) as advance:
+        results = verify(selected, kb.entries, advance)
+    for result in sorted(results, key=lambda r: (r.ok, r.entry_id, r.case.name)):
+        mark = "ok   " if result.ok else "DRIFT"
+        print(f"{mark} {result.entry_id}: {result.case.name}: {result.detail}", file=stdout)
+    untested = sorted(e.id for e in selected if not case_scripts(e))
+    if untested:
+        print(f"no case to run (proven by captured tracebacks): {', '.join(untested)}",
+              file=stdout)
+    failed = sum(not r.ok for r in results)
+    print(f"{len(results) - failed} of {len(results)} cases still match their entry",
+          file=stdout)
+    return EXPLAINED if not failed else NOT_EXPLAINED
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, stream: TextIO) -> Iterator[Callable[[Any], None]]:
+    """A rich progress bar on a terminal; nothing when the output is a file or a pipe."""
+    if not is_terminal(stream) or os.environ.get("NO_COLOR"):
+        yield lambda _: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=stream), transient=True) as progress:
+        task = progress.add_task("running cases", total=total)
+        yield lambda _: progress.advance(task)
 
 
 def kb_check_command(dirs: Sequence[str], stdout: TextIO) -> int:

@@ -134,6 +134,15 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id, s
     finish(lambda: app.show_command(entry_id, output_for(fmt, color, width), kb, sys.stderr))
 
 
+@kb_cli.command("verify")
+def kb_verify(dirs: Annotated[list[str] | None, typer.Argument(
+        metavar="[DIR]...", help="Knowledge directories whose entries to verify (default: "
+                                 "the built-in ones).")] = None) -> None:
+    """Run entries' case scripts under the installed torch and report drift: a message torch
+    no longer prints the way the entry expects. Shows a progress bar on a terminal."""
+    finish(lambda: app.kb_verify_command(dirs or [], sys.stdout, sys.stderr))
+
+
 @kb_cli.command("check")
 def kb_check(dirs: Annotated[list[str] | None, typer.Argument(
         metavar="[DIR]...", help="Directories to validate (default: the built-in entries and "
