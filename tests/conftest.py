@@ -26,6 +26,25 @@ EXPECT_CAUSE_RE = re.compile(r"^#\s*expect-cause:\s*([a-z0-9-]+)\s*$", re.M)
 EXPECT_FIX_RE = re.compile(r"^#\s*expect-fix:\s*(.+?)\s*$", re.M)
 
 
+MINIMAL_ENTRY = """\
+id: {id}
+title: A test entry
+exception: RuntimeError
+patterns:
+  - regex: '{pattern}'
+summary: It failed.
+why: Because.
+causes:
+  - id: only
+    text: The only cause.
+fixes:
+  - id: fix-it
+    title: Fix it.
+    before: a
+    after: b
+"""
+
+
 @dataclass(frozen=True)
 class Case:
     path: Path

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURED, GRADEXPLAIN, KNOWLEDGE
+from conftest import CAPTURED, GRADEXPLAIN, KNOWLEDGE, MINIMAL_ENTRY
 
 from gradexplain import knowledge
 from gradexplain.knowledge import EntryError, KnowledgeBase, load, load_entry
@@ -15,23 +15,7 @@ from gradexplain.matcher import match_traceback, message_forms
 from gradexplain.model import ExceptionInfo, Traceback
 
 ROOT = KNOWLEDGE.parent
-MINIMAL = """\
-id: my-error
-title: A test entry
-exception: RuntimeError
-patterns:
-  - regex: 'my special failure'
-summary: It failed.
-why: Because.
-causes:
-  - id: only
-    text: The only cause.
-fixes:
-  - id: fix-it
-    title: Fix it.
-    before: a
-    after: b
-"""
+MINIMAL = MINIMAL_ENTRY.format(id="my-error", pattern="my special failure")
 
 
 def write_entry(directory: Path, text: str, name: str = "my-error") -> Path:

@@ -5,25 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import GRADEXPLAIN, child_env
+from conftest import GRADEXPLAIN, MINIMAL_ENTRY, child_env
 
-ENTRY = """\
-id: {id}
-title: A user's own entry
-exception: RuntimeError
-patterns:
-  - regex: '{pattern}'
-summary: It failed.
-why: Because.
-causes:
-  - id: only
-    text: The only cause.
-fixes:
-  - id: fix-it
-    title: Fix it.
-    before: a
-    after: b
-"""
 CASE = "import torch\nraise RuntimeError({message!r})  # expect: {id}\n"
 
 
@@ -33,7 +16,7 @@ def test_verify_reports_ok_and_drift(tmp_path: Path) -> None:
     for entry_id, pattern, message in (
             ("still-matching", "checkpoint shard is corrupt", "checkpoint shard is corrupt"),
             ("drifted", "old wording of the error", "new wording of the error")):
-        (folder / f"{entry_id}.yaml").write_text(ENTRY.format(id=entry_id, pattern=pattern))
+        (folder / f"{entry_id}.yaml").write_text(MINIMAL_ENTRY.format(id=entry_id, pattern=pattern))
         (folder / f"{entry_id}.case.py").write_text(CASE.format(message=message, id=entry_id))
     result = subprocess.run([GRADEXPLAIN, "kb", "verify", str(folder)], capture_output=True,
                             text=True, env=child_env(), timeout=600)
