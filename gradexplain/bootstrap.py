@@ -6,7 +6,8 @@ run costs what Python costs. Settings come from environment variables, so the sc
 own arguments are passed through untouched:
 
 - GRADEXPLAIN_REPORT: a path; on an uncaught exception a JSON report (the printed
-  traceback, live facts about the failing line) is written there.
+  traceback after the warnings issued before it, live facts about the failing line) is
+  written there; on success, the warnings the script issued.
 - GRADEXPLAIN_EXPLAIN: "1" to print the explanation after the traceback here (no parent).
 - GRADEXPLAIN_PATCHES: a path to JSON {file: source}: run with those sources instead of
   the files on disk (the script or any module it imports); the disk is not touched.
@@ -38,6 +39,9 @@ def main(argv: list[str]) -> None:
     """argv: [SCRIPT, ARGS...] or ["-m", MODULE, ARGS...]."""
     settings = {name: os.environ.pop(name, "") for name in ENV_VARS}  # not the script's
     patches = load_patches(settings[PATCHES])
+    from gradexplain import warnlog
+
+    warnlog.install()
     if settings[TRACK_GRADS] == "1":
         from gradexplain.gradtrack import install
 
@@ -51,10 +55,34 @@ def main(argv: list[str]) -> None:
             run_module(argv[1], argv[2:], patches)
         else:
             run_script(argv[0], argv[1:], patches)
-    except SystemExit:
+    except SystemExit as exit_:
+        if exit_.code in (None, 0):
+            note_warnings(settings)
         raise
     except BaseException as error:  # noqa: BLE001 - reported exactly as Python would
         fail(error, settings)
+    else:
+        note_warnings(settings)
+
+
+def note_warnings(settings: dict[str, str]) -> None:
+    """After a run that succeeded: explain a warning the knowledge base knows (a silent bug
+    such as a loss broadcasting its target); say nothing otherwise. With a JSON path, the
+    JSON report is written either way."""
+    from gradexplain import warnlog
+
+    if settings[REPORT]:
+        from gradexplain.runreport import write_report
+
+        write_report(settings[REPORT], {"warnings": warnlog.text()})
+    if settings[EXPLAIN] != "1" or not (warnlog.recorded or settings[JSON_OUT]):
+        return
+    try:
+        from gradexplain.runreport import explain_warnings
+
+        explain_warnings(warnlog.text(), settings[JSON_OUT])
+    except Exception as problem:  # noqa: BLE001 - the run itself succeeded
+        print(f"gradexplain: could not explain the warnings: {problem}", file=sys.stderr)
 
 
 def load_patches(path: str) -> dict[str, str]:

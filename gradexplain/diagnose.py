@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from gradexplain import antifixes
 from gradexplain.frames import read_source_file
 from gradexplain.matcher import compiled
-from gradexplain.model import Cause, Entry, Evidence, Fix, Traceback, UserFrame
+from gradexplain.model import Analysis, Cause, Entry, Evidence, Fix
 
 MAX_CODE_CHARS = 2000
 LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
@@ -25,15 +25,18 @@ LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
 
 @dataclass(frozen=True)
 class Context:
-    """The texts evidence is looked for in; None where they are not available."""
+    """The texts evidence is looked for in; None where they are not available. `warning`
+    holds the warnings printed before the error ("" when the input shows none)."""
 
     code: str | None
     source: str | None
     message: str
     file: str | None = None
+    warning: str | None = None
 
     def text(self, kind: str) -> str | None:
-        return {"code": self.code, "source": self.source, "message": self.message}[kind]
+        return {"code": self.code, "source": self.source, "message": self.message,
+                "warning": self.warning}[kind]
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,16 @@ class Diagnosis:
     anti_fixes: tuple[str, ...] = ()  # silencing changes found in the user's file
 
 
-def context_for(tb: Traceback, user_frame: UserFrame | None) -> Context:
+def context_for(analysis: Analysis) -> Context:
+    tb, user_frame = analysis.traceback, analysis.user_frame
+    warning = "\n".join(analysis.warnings)
     if user_frame is None:
-        return Context(None, None, tb.exception.message)
+        return Context(None, None, tb.exception.message, warning=warning)
     source = read_source_file(user_frame.frame.file) if user_frame.from_disk else None
     if source is not None:
         source = without_comments(source)
     code = (user_frame.statement or "")[:MAX_CODE_CHARS] or None
-    return Context(code, source, tb.exception.message, user_frame.frame.file)
+    return Context(code, source, tb.exception.message, user_frame.frame.file, warning)
 
 
 def without_comments(source: str) -> str:
@@ -126,6 +131,8 @@ def describe(evidence: Evidence, context: Context) -> str | None:
     if evidence.where == "source":
         line = text.count("\n", 0, match.start()) + 1
         return f"`{found}` at line {line} of {short_name(context.file)}"
+    if evidence.where == "warning":
+        return f"a warning printed before the error says `{found}`"
     return f"the message says `{found}`"
 
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from gradexplain.diagnose import Diagnosis, RankedCause, TailoredFix, context_for, diagnose
+from gradexplain.diagnose import (
+    Diagnosis,
+    RankedCause,
+    TailoredFix,
+    context_for,
+    diagnose,
+    short_name,
+)
 from gradexplain.model import Analysis, Entry, Report, Traceback
 
 MAX_MESSAGE_SHOWN = 600
+MAX_NOTES = 6
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def build_document(report: Report) -> Document:
         return unexplained(report)
     analysis = report.analyses[report.primary]
     entry = analysis.matches[0].entry
-    diagnosis = diagnose(entry, context_for(analysis.traceback, analysis.user_frame))
+    diagnosis = diagnose(entry, context_for(analysis))
     sections = [
         Section("What happened", what_happened(entry, analysis.traceback)),
         Section("Where", where(analysis)),
@@ -149,8 +157,7 @@ def live_facts(analysis: Analysis, entry: Entry) -> list[Section]:
 
 
 def short_file(analysis: Analysis) -> str:
-    file = analysis.user_frame.frame.file if analysis.user_frame else "your file"
-    return file.replace("\\", "/").rsplit("/", 1)[-1]
+    return short_name(analysis.user_frame.frame.file) if analysis.user_frame else "your file"
 
 
 def location(file: str, line: int | None, function: str | None) -> str:
@@ -195,20 +202,32 @@ def other_notes(report: Report, primary: int) -> list[str]:
     alternatives = [m.entry.id for m in report.analyses[primary].matches[1:]]
     if alternatives:
         notes.append("The message also fits: " + ", ".join(alternatives))
-    count = len(report.analyses)
-    if count > 1:
-        notes.append(f"The input holds {count} tracebacks; this is number {primary + 1}, "
-                     "the one that best explains the failure.")
-    return notes
+    errors = sum(not a.traceback.is_warning for a in report.analyses)
+    if errors > 1 and not report.analyses[primary].traceback.is_warning:
+        notes.append(f"The input holds {errors} tracebacks; this one best explains the failure.")
+    shown = report.analyses[primary].matches[0].entry.id
+    for index, analysis in enumerate(report.analyses):
+        if (index != primary and analysis.matches and analysis.traceback.is_warning
+                and analysis.matches[0].entry.id != shown):
+            notes.append(f"A warning at {warning_place(analysis)} is a known problem too: "
+                         f"{analysis.matches[0].entry.id} "
+                         f"(`gradexplain show {analysis.matches[0].entry.id}`).")
+    return notes[:MAX_NOTES]
+
+
+def warning_place(analysis: Analysis) -> str:
+    frame = analysis.traceback.frames[0]
+    return location(short_name(frame.file), frame.line, None)
 
 
 def unexplained(report: Report) -> Document:
-    if not any(a.traceback.frames or a.traceback.exception.type for a in report.analyses):
+    errors = [a for a in report.analyses if not a.traceback.is_warning]
+    if not any(a.traceback.frames or a.traceback.exception.type for a in errors):
         text = ("No Python traceback or error message was found in the input. Pass the "
                 "whole output of the failed run, e.g. "
                 "`python train.py 2>&1 | gradexplain explain`.")
         return Document("No traceback found", (Section("Result", (Para(text),)),), False)
-    last = report.analyses[-1].traceback
+    last = errors[-1].traceback
     blocks: tuple[Block, ...] = (
         Para("This error is not in the knowledge base: gradexplain found no autograd "
              "problem it can explain. `gradexplain list` shows the errors it knows."),

@@ -9,6 +9,8 @@ from gradexplain.matcher import match_traceback
 from gradexplain.model import Analysis, Entry, Report, Traceback
 from gradexplain.parser import Source, scan
 
+MAX_EARLIER_WARNINGS = 32  # a gated pattern looks this far back
+
 
 def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True) -> Report:
     """Explain the tracebacks in `source`; when none of them is explained, lone error lines
@@ -25,18 +27,25 @@ def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True
 def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
             read_source: bool = True) -> Report:
     analyses = []
+    warnings: list[str] = []
     for tb in tracebacks:
         flags = user_flags(tb.frames)
-        matches = match_traceback(tb, entries)
+        earlier = tuple(warnings[-MAX_EARLIER_WARNINGS:])
+        matches = match_traceback(tb, entries, earlier)
+        if tb.is_warning:
+            warnings.append(tb.exception.message)
         # reading the disk only pays for tracebacks we will explain
         user_frame = pick_user_frame(tb.frames, flags, read_source and bool(matches))
-        analyses.append(Analysis(tb, flags, user_frame, matches))
+        analyses.append(Analysis(tb, flags, user_frame, matches, warnings=earlier))
     return Report(tuple(analyses), choose_primary(analyses))
 
 
 def choose_primary(analyses: Sequence[Analysis]) -> int | None:
-    """The last explained traceback: the error that ended the run is printed last (an
-    error handled and logged earlier is not what stopped it), and a worker's original
-    traceback follows the exception that re-raised it."""
+    """The last explained error: the error that ended the run is printed last (an error
+    handled and logged earlier is not what stopped it), and a worker's original traceback
+    follows the exception that re-raised it. A warning is chosen only when no error is
+    explained: it may be the only sign of a silent bug."""
     explained = [index for index, analysis in enumerate(analyses) if analysis.matches]
-    return explained[-1] if explained else None
+    errors = [index for index in explained if not analyses[index].traceback.is_warning]
+    chosen = errors or explained
+    return chosen[-1] if chosen else None

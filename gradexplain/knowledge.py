@@ -17,7 +17,7 @@ from typing import Any
 from gradexplain.model import AutoFix, Cause, Condition, Entry, Evidence, Fix, Pattern, Rewrite
 
 ENV_VAR = "GRADEXPLAIN_KB"
-EVIDENCE_KINDS = ("code", "source", "message")
+EVIDENCE_KINDS = ("code", "source", "message", "warning")
 GATE_KINDS = EVIDENCE_KINDS + tuple("not_" + kind for kind in EVIDENCE_KINDS)
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED = ("id", "title", "exception", "patterns", "summary", "why", "causes", "fixes")
@@ -216,7 +216,11 @@ class Checker:
 
 def parse_pattern(check: Checker, item: dict[str, Any], prefix: str) -> Pattern:
     regex = check.regex(check.text(item, "regex", prefix), prefix + "regex")
-    return Pattern(regex, check.optional_text(item, "torch", prefix) or "current")
+    gates = {}
+    for gate in ("after_warning", "code"):
+        value = check.optional_text(item, gate, prefix)
+        gates[gate] = check.regex(value, prefix + gate) if value is not None else None
+    return Pattern(regex, check.optional_text(item, "torch", prefix) or "current", **gates)
 
 
 def parse_condition(check: Checker, item: dict[str, Any], prefix: str) -> Condition:

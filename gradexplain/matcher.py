@@ -9,6 +9,7 @@ score, since the message alone is weaker evidence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from gradexplain.model import Entry, Match, Pattern, Traceback
@@ -34,17 +35,21 @@ def message_forms(message: str) -> tuple[str, ...]:
     return (collapsed,) if joined == collapsed else (collapsed, joined)
 
 
-def match_traceback(tb: Traceback, entries: tuple[Entry, ...]) -> tuple[Match, ...]:
-    """All entries that explain `tb`, best first."""
+def match_traceback(tb: Traceback, entries: tuple[Entry, ...],
+                    earlier_warnings: tuple[str, ...] = ()) -> tuple[Match, ...]:
+    """All entries that explain `tb`, best first. `earlier_warnings` are the messages of the
+    warnings printed before it, for patterns gated on one."""
     short_type = tb.exception.short_type
     forms = message_forms(tb.exception.message)
     functions = [f.function for f in tb.frames if f.function]
+    gates = Gates(tb.frames[-1].code if tb.frames else None,
+                  tuple(" ".join(w[:MESSAGE_WINDOW].split()) for w in earlier_warnings))
     matches = []
     for entry in entries:
         score = type_score(short_type, entry.exceptions)
         if score is None:
             continue
-        pattern = first_pattern(entry, forms)
+        pattern = first_pattern(entry, forms, gates)
         if pattern is None:
             continue
         for condition in entry.conditions:
@@ -52,7 +57,10 @@ def match_traceback(tb: Traceback, entries: tuple[Entry, ...]) -> tuple[Match, .
             if any(regex.search(name) for name in functions):
                 score += condition.weight
         matches.append(Match(entry, round(score, 3), pattern))
-    return tuple(sorted(matches, key=lambda m: (-m.score, m.entry.id)))
+    # a warning printed before the error names its cause more precisely than the message
+    # (checkpointing warns that no input requires grad; backward() then finds no grad_fn)
+    warned = [m for m in matches if m.pattern.after_warning is not None]
+    return tuple(sorted(warned or matches, key=lambda m: (-m.score, m.entry.id)))
 
 
 def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | None:
@@ -68,12 +76,29 @@ def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | N
     return None
 
 
-def first_pattern(entry: Entry, forms: tuple[str, ...]) -> Pattern | None:
+@dataclass(frozen=True)
+class Gates:
+    """What gated patterns look at: the raising statement and the earlier warnings."""
+
+    code: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def allow(self, pattern: Pattern) -> bool:
+        if pattern.code is not None and not (
+                self.code and compiled(pattern.code).search(self.code[:MESSAGE_WINDOW])):
+            return False
+        if pattern.after_warning is not None:
+            regex = compiled(pattern.after_warning)
+            return any(regex.search(warning) for warning in self.warnings)
+        return True
+
+
+def first_pattern(entry: Entry, forms: tuple[str, ...], gates: Gates = Gates()) -> Pattern | None:
     for form in forms:
         if any(compiled(regex).search(form) for regex in entry.not_patterns):
             return None
     for pattern in entry.patterns:
         regex = compiled(pattern.regex)
-        if any(regex.search(form) for form in forms):
+        if any(regex.search(form) for form in forms) and gates.allow(pattern):
             return pattern
     return None

@@ -40,7 +40,8 @@ class Traceback:
     `parent` and `relation` link the parts of a chain: "cause" (raise ... from),
     "context" (during handling of ...) or "original" (a worker's traceback that torch
     re-raised inside another exception's message). `stream` is the rank or process
-    prefix its lines carried, if any.
+    prefix its lines carried, if any. `kind` is "warning" for a line the warnings module
+    printed (`file.py:12: UserWarning: ...`), whose one frame is where it was issued.
     """
 
     exception: ExceptionInfo
@@ -49,12 +50,23 @@ class Traceback:
     relation: str | None = None
     stream: str | None = None
     complete: bool = True
+    kind: str = "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.kind == "warning"
 
 
 @dataclass(frozen=True)
 class Pattern:
+    """A message regex. Messages too generic to name an autograd problem on their own
+    (`'NoneType' object has no attribute 'zero_'`) are gated: `after_warning` must match a
+    warning printed before the error, and/or `code` the statement that raised it."""
+
     regex: str
     torch: str = "current"
+    after_warning: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,7 @@ class Analysis:
     user_frame: UserFrame | None
     matches: tuple[Match, ...] = field(default_factory=tuple)
     facts: dict[str, Any] = field(default_factory=dict)  # live facts, from `gradexplain run`
+    warnings: tuple[str, ...] = ()  # messages of the warnings printed before it
 
 
 @dataclass(frozen=True)

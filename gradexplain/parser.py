@@ -29,7 +29,7 @@ MAX_ORPHANS = 16
 SMALL_INPUT = 64 * 1024  # a paste this small may be a bare message with no exception type
 CHAIN_WINDOW = 4  # lines after a traceback in which a chaining sentence links the next one
 IDLE_AFTER = 64  # input lines after the last traceback closed before lines are skipped again
-TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "')
+TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "', b"Warning: ")
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -62,6 +62,11 @@ DOCS_ARROW_RE = re.compile(r"^->\s+(?P<code>\S.*)$")
 NOISE_RE = re.compile(
     r"^\S.{0,4096}?:\d{1,9}: \w{0,80}Warning: "  # the warnings module's own line
     r"|^\[[WIEF]\d{4} \d\d:\d\d:\d\d"  # glog lines of torch's C++ code
+)
+# what the warnings module prints (logging.captureWarnings adds its own prefix)
+WARNING_RE = re.compile(
+    r"^(?:WARNING:py\.warnings:)?(?P<file>\S.{0,4096}?):(?P<line>\d{1,9}): "
+    r"(?P<type>(?:[A-Za-z_]\w{0,100}\.){0,10}[A-Za-z_]\w{0,80}Warning): (?P<msg>.*)$"
 )
 CELL_RE = re.compile(r"^(?P<file>Cell In\s?\[\d*\]), line (?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
 IPY_FILE_RE = re.compile(r"^File (?P<file>\S.{0,4096}?):(?P<line>\d{1,9})(?:, in (?P<func>.+))?$")
@@ -258,6 +263,7 @@ class OpenTraceback:
     prefix_re: re.Pattern[str] | None = None
     frame_indent: int | None = None  # lines indented deeper than the frames are code
     inherited: ExceptionInfo | None = None  # frames that belong to an earlier exception
+    kind: str = "error"
 
     @property
     def jupyter(self) -> bool:
@@ -330,8 +336,11 @@ class Scanner:
 
     def message_line(self, state: StreamState, tb: OpenTraceback, line: str) -> bool:
         stripped = line.strip()
+        if tb.kind == "warning":
+            return self.warning_source_line(state, tb, line)
         ends = (
             not stripped
+            or WARNING_RE.match(line)
             or FENCE_RE.match(line)
             or stripped in CHAIN_MARKERS
             or len(tb.message) >= MAX_MESSAGE_LINES
@@ -349,6 +358,15 @@ class Scanner:
             return not stripped or bool(FENCE_RE.match(line))
         tb.message.append(line)
         return True
+
+    def warning_source_line(self, state: StreamState, tb: OpenTraceback, line: str) -> bool:
+        """A warning is one line, then the source line, indented, if Python could read it;
+        anything else is the program's next output."""
+        source = line[:1].isspace() and bool(line.strip()) and not FILE_RE.match(line)
+        if source:
+            tb.frames[-1].code = line.strip()
+        self.close(state)
+        return source
 
     def resumes_frames(self, tb: OpenTraceback, line: str) -> bool:
         """A frame line right after a short 'exception line' means that line was noise
@@ -449,6 +467,10 @@ class Scanner:
             state.pending_relation = marker
             state.lines_since = 0
             return
+        warning = WARNING_RE.match(content) if "Warning: " in content else None
+        if warning:
+            self.open_warning(state, stream_key, warning)
+            return
         orphan = ORPHAN_RE.search(content) if "rror" in content or "xception" in content else None
         if orphan:
             self.open_orphan(state, stream_key, orphan)
@@ -482,6 +504,16 @@ class Scanner:
         tb = OpenTraceback(-1, "", None, None, None, stream_key, orphan=True)
         tb.exc_type = match.group("type")
         tb.message = [match.group("msg").rstrip("`").rstrip()]
+        tb.in_message = True
+        self.begin(state, tb)
+
+    def open_warning(self, state: StreamState, stream_key: str | None,
+                     match: re.Match[str]) -> None:
+        """`file.py:12: UserWarning: message`, maybe more message lines, then the source line."""
+        tb = OpenTraceback(self.take_seq(), "", None, None, None, stream_key, kind="warning")
+        tb.frames.append(FrameBuilder(match.group("file"), int(match.group("line")), None))
+        tb.exc_type = match.group("type")
+        tb.message = [match.group("msg")]
         tb.in_message = True
         self.begin(state, tb)
 
@@ -520,6 +552,8 @@ class Scanner:
         if len(self.done) > 2 * MAX_TRACEBACKS:
             for seq in sorted(self.done)[:MAX_TRACEBACKS]:
                 del self.done[seq]
+        if tb.kind == "warning":  # a chaining sentence or worker traceback never follows one
+            return
         state.last_seq = tb.seq
         state.lines_since = 0
 
@@ -621,6 +655,7 @@ def build(tb: OpenTraceback, complete: bool) -> Traceback:
         relation=tb.relation,
         stream=tb.stream,
         complete=complete,
+        kind=tb.kind,
     )
 
 
@@ -634,7 +669,7 @@ def renumber(done: dict[int, Traceback]) -> list[Traceback]:
         parent = index.get(tb.parent) if tb.parent is not None else None
         result.append(Traceback(tb.exception, tb.frames, parent,
                                 tb.relation if parent is not None else None, tb.stream,
-                                tb.complete))
+                                tb.complete, tb.kind))
     return result
 
 

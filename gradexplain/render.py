@@ -124,6 +124,7 @@ def report_dict(report: Report) -> dict[str, Any]:
 def traceback_dict(analysis: Analysis) -> dict[str, Any]:
     tb = analysis.traceback
     return {
+        "kind": tb.kind,
         "exception": {"type": tb.exception.type, "message": tb.exception.message},
         "frames": [frame_dict(frame, user)
                    for frame, user in zip(tb.frames, analysis.user_frames, strict=True)],

@@ -183,7 +183,7 @@ class FixSession:
         if user is None or user.frame.line is None:
             say("gradexplain: no automatic fix: the error is not in a file of yours")
             return None
-        diagnosis = diagnose(entry, context_for(analysis.traceback, user))
+        diagnosis = diagnose(entry, context_for(analysis))
         allowed = FIX_MODES if self.options.unsafe_fixes else FIX_MODES[:1]
         candidates = auto_candidates(diagnosis, self.options.fix_id)
         reasons = []

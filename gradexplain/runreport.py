@@ -14,7 +14,10 @@ from gradexplain.model import Report
 
 def report_failure(error: BaseException, report_path: str, explain_here: bool,
                    json_out: str = "") -> None:
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    from gradexplain import warnlog
+
+    text = warnlog.text() + "".join(
+        traceback.format_exception(type(error), error, error.__traceback__))
     live = facts.collect(error)
     if report_path:
         anomaly = sys.modules.get("gradexplain.anomaly")
@@ -39,22 +42,45 @@ def write_report(path: str, data: dict[str, Any]) -> None:
 def explain_text(text: str, live: dict[str, Any], json_out: str = "") -> None:
     """Explain on stderr, after the traceback (silent for errors the knowledge base lacks);
     with `json_out`, write the JSON explanation there instead."""
+    report = attach_facts(explained(text), live)
+    if json_out:
+        write_json(report, json_out)
+    else:
+        show(report, "")
+
+
+def explain_warnings(text: str, json_out: str = "") -> None:
+    """The script succeeded: explain a warning it printed that the knowledge base knows."""
+    report = explained(text)
+    if json_out:
+        write_json(report, json_out)
+    else:
+        show(report, "gradexplain: the run succeeded, but one of its warnings is a known problem:")
+
+
+def write_json(report: Report, path: str) -> None:
+    from gradexplain.render import render_json
+
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(render_json(report))
+
+
+def explained(text: str) -> Report:
     from gradexplain import app
     from gradexplain.explain import explain
 
-    kb = app.load_knowledge([], sys.stderr)
-    report = attach_facts(explain(text, kb.entries), live)
-    if json_out:
-        from gradexplain.render import render_json
+    return explain(text, app.load_knowledge([], sys.stderr).entries)
 
-        with open(json_out, "w", encoding="utf-8") as handle:
-            handle.write(render_json(report))
-        return
+
+def show(report: Report, heading: str) -> None:
+    """The explanation on stderr, after a blank line and the heading; nothing when the
+    knowledge base explains nothing."""
     if report.primary is None:
         return
+    from gradexplain import app
     from gradexplain.document import build_document
 
-    print(file=sys.stderr)
+    print("\n" + heading if heading else "", file=sys.stderr)
     app.emit(build_document(report), app.Output("text", "auto", None, sys.stderr))
 
 

@@ -5,6 +5,7 @@ a message, this is where the drift shows, for maintainers and for users' own ent
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from gradexplain.explain import explain
 from gradexplain.model import Entry
 
 CASE_TIMEOUT = 300
+EXPECT_SUCCESS_RE = re.compile(r"^#\s*expect-exit:\s*0\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,21 @@ def case_scripts(entry: Entry) -> list[Path]:
                   if not p.name.endswith(".fixed.py"))
 
 
+def expects_success(case: Path) -> bool:
+    """A case marked `# expect-exit: 0` shows its problem only as a warning."""
+    return bool(EXPECT_SUCCESS_RE.search(case.read_text(encoding="utf-8", errors="replace")))
+
+
 def run_case(entry: Entry, case: Path, entries: tuple[Entry, ...]) -> CaseResult:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="default")
     try:
         run = subprocess.run([sys.executable, str(case)], capture_output=True, text=True,
                              cwd=case.parent, env=env, timeout=CASE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return CaseResult(entry.id, case, False, f"did not finish in {CASE_TIMEOUT} s")
-    if run.returncode == 0:
-        return CaseResult(entry.id, case, False, "ran without the error (torch changed?)")
+    if (run.returncode == 0) != expects_success(case):
+        problem = "ran without the error" if run.returncode == 0 else "failed"
+        return CaseResult(entry.id, case, False, f"{problem} (torch changed?)")
     report = explain(run.stderr, entries, read_source=False)
     last_line = (run.stderr.strip().splitlines() or ["(no output)"])[-1][:200]
     if report.primary is None:

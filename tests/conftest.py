@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gradexplain import knowledge
+from gradexplain.verify import expects_success
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
@@ -52,6 +53,7 @@ class Case:
     line: int
     cause: str | None
     fixes: tuple[str, ...]
+    succeeds: bool = False
 
     @property
     def name(self) -> str:
@@ -75,12 +77,13 @@ def read_case(path: Path) -> Case:
     line, entry_id = marked[0]
     cause = EXPECT_CAUSE_RE.search(text)
     return Case(path, entry_id, line, cause.group(1) if cause else None,
-                tuple(EXPECT_FIX_RE.findall(text)))
+                tuple(EXPECT_FIX_RE.findall(text)), expects_success(path))
 
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONWARNINGS="ignore")
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", NO_COLOR="1",
+               PYTHONWARNINGS="default")  # warnings explain some errors
     env.pop("FORCE_COLOR", None)
     return env
 

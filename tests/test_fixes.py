@@ -30,7 +30,7 @@ def first_safe_fix(path: Path, kb: KnowledgeBase,
     assert report.primary is not None
     analysis = report.analyses[report.primary]
     diagnosis = diagnose(analysis.matches[0].entry,
-                         context_for(analysis.traceback, analysis.user_frame))
+                         context_for(analysis))
     return next((fix for fix in auto_candidates(diagnosis)
                  if fix.auto and fix.auto.applicability == "safe"), None)
 
