@@ -9,15 +9,16 @@ to the user's statement, so `_loss.backward()` becomes `_loss.mean().backward()`
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gradexplain import antifixes
-from gradexplain.frames import read_source_file
+from gradexplain.codeflow import Line, find
+from gradexplain.frames import read_source_file, without_comments
 from gradexplain.matcher import compiled
 from gradexplain.model import Analysis, Cause, Entry, Evidence, Fix
+from gradexplain.msgfacts import parse_message
 
 MAX_CODE_CHARS = 2000
 LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
@@ -26,13 +27,17 @@ LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
 @dataclass(frozen=True)
 class Context:
     """The texts evidence is looked for in; None where they are not available. `warning`
-    holds the warnings printed before the error ("" when the input shows none)."""
+    holds the warnings printed before the error ("" when the input shows none); `line` and
+    `facts` (parsed from the message) guide the code finders."""
 
     code: str | None
     source: str | None
     message: str
     file: str | None = None
     warning: str | None = None
+    line: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    programs: dict[str, Any] = field(default_factory=dict)  # parsed files, shared by finders
 
     def text(self, kind: str) -> str | None:
         return {"code": self.code, "source": self.source, "message": self.message,
@@ -43,11 +48,24 @@ class Context:
 class RankedCause:
     cause: Cause
     rank: int
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()  # what the entry's evidence regexes found, in words
+    lines: tuple[Line, ...] = ()  # the statements of the user's code that show it
 
     @property
     def likely(self) -> bool:
         return self.rank == LIKELY
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The evidence in words: the user's lines first, then what the regexes found."""
+        return tuple(f"`{line.code}` at {short_name(line.file)}:{line.line}"
+                     for line in self.lines) + self.evidence
+
+    @property
+    def score(self) -> float:
+        """How strongly the evidence points at this cause, for tools."""
+        base = {LIKELY: 0.8, POSSIBLE: 0.4, UNLIKELY: 0.1}[self.rank]
+        return round(min(1.0, base + 0.1 * bool(self.lines) + 0.05 * len(self.evidence)), 2)
 
 
 @dataclass(frozen=True)
@@ -68,28 +86,15 @@ class Diagnosis:
 def context_for(analysis: Analysis) -> Context:
     tb, user_frame = analysis.traceback, analysis.user_frame
     warning = "\n".join(analysis.warnings)
+    facts = parse_message(tb.exception.message)
     if user_frame is None:
-        return Context(None, None, tb.exception.message, warning=warning)
+        return Context(None, None, tb.exception.message, warning=warning, facts=facts)
     source = read_source_file(user_frame.frame.file) if user_frame.from_disk else None
     if source is not None:
         source = without_comments(source)
     code = (user_frame.statement or "")[:MAX_CODE_CHARS] or None
-    return Context(code, source, tb.exception.message, user_frame.frame.file, warning)
-
-
-def without_comments(source: str) -> str:
-    """Blank out comments (keeping line numbers), so a comment is never taken as evidence."""
-    lines = source.splitlines(keepends=True)
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return source
-    for token in reversed(tokens):
-        if token.type == tokenize.COMMENT:
-            row, col = token.start
-            line = lines[row - 1]
-            lines[row - 1] = line[:col] + line[token.end[1]:]
-    return "".join(lines)
+    return Context(code, source, tb.exception.message, user_frame.frame.file, warning,
+                   user_frame.frame.line, facts)
 
 
 def diagnose(entry: Entry, context: Context) -> Diagnosis:
@@ -102,10 +107,21 @@ def diagnose(entry: Entry, context: Context) -> Diagnosis:
 def rank_cause(cause: Cause, context: Context) -> RankedCause | None:
     if not all(gate_holds(gate, context) for gate in cause.when):
         return None
-    if not cause.evidence:
+    lines = tuple(find_lines(cause, context))
+    evidence = cause.evidence
+    if cause.finder is not None and context.source is not None:
+        # the finder read the code that the `source` regexes would only search
+        evidence = tuple(e for e in evidence if e.where != "source")
+    if not evidence and cause.finder is None:
         return RankedCause(cause, POSSIBLE)
-    found = tuple(filter(None, (describe(e, context) for e in cause.evidence)))
-    return RankedCause(cause, LIKELY if found else UNLIKELY, found)
+    found = tuple(filter(None, (describe(e, context) for e in evidence)))
+    return RankedCause(cause, LIKELY if found or lines else UNLIKELY, found, lines)
+
+
+def find_lines(cause: Cause, context: Context) -> list[Line]:
+    if cause.finder is None or context.source is None or not context.file or not context.line:
+        return []
+    return find(cause.finder, context.file, context.line, context.facts, context.programs)
 
 
 def gate_holds(gate: Evidence, context: Context) -> bool:

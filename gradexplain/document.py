@@ -18,6 +18,8 @@ from gradexplain.diagnose import (
     short_name,
 )
 from gradexplain.model import Analysis, Entry, Report, Traceback
+from gradexplain.msgfacts import describe as describe_message
+from gradexplain.msgfacts import parse_message
 
 MAX_MESSAGE_SHOWN = 600
 MAX_NOTES = 6
@@ -121,7 +123,11 @@ def exception_line(tb: Traceback) -> str:
 
 
 def what_happened(entry: Entry, tb: Traceback) -> tuple[Block, ...]:
-    return (Para(entry.summary), Code(exception_line(tb), wrap=True))
+    blocks: list[Block] = [Para(entry.summary), Code(exception_line(tb), wrap=True)]
+    stated = describe_message(parse_message(tb.exception.message))
+    if stated:
+        blocks.append(Para(" ".join(stated)))
+    return tuple(blocks)
 
 
 def where(analysis: Analysis) -> tuple[Block, ...]:
@@ -171,7 +177,7 @@ def why(entry: Entry, diagnosis: Diagnosis) -> tuple[Block, ...]:
     if likely:
         top = likely[0]
         blocks.append(Para(f"Most likely here: {top.cause.text}"))
-        blocks.append(Bullets(tuple(f"evidence: {e}" for e in top.evidence)))
+        blocks.append(Bullets(tuple(f"evidence: {e}" for e in top.shown)))
         rest = [rc for rc in diagnosis.causes if rc is not top]
         label = "Other possible causes:"
     else:
@@ -184,8 +190,8 @@ def why(entry: Entry, diagnosis: Diagnosis) -> tuple[Block, ...]:
 
 
 def cause_line(ranked: RankedCause) -> str:
-    if ranked.evidence:
-        return f"{ranked.cause.text} (evidence: {'; '.join(ranked.evidence)})"
+    if ranked.shown:
+        return f"{ranked.cause.text} (evidence: {'; '.join(ranked.shown)})"
     return ranked.cause.text
 
 

@@ -9,7 +9,9 @@ disagrees with what the traceback showed, the traceback wins (the file has chang
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 from gradexplain.model import Frame, UserFrame
@@ -110,3 +112,18 @@ def dedent(lines: list[str]) -> list[str]:
     indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
     cut = min(indents, default=0)
     return [line[cut:].rstrip() for line in lines]
+
+
+def without_comments(source: str) -> str:
+    """Blank out comments (keeping line numbers), so a comment is never taken as evidence."""
+    lines = source.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return source
+    for token in reversed(tokens):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + line[token.end[1]:]
+    return "".join(lines)

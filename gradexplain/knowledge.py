@@ -240,7 +240,17 @@ def parse_cause(check: Checker, item: dict[str, Any], prefix: str) -> Cause:
         text=check.text(item, "text", prefix),
         evidence=check.gates(item, "evidence", prefix, EVIDENCE_KINDS),
         when=check.gates(item, "when", prefix, GATE_KINDS),
+        finder=parse_finder(check, item, prefix),
     )
+
+
+def parse_finder(check: Checker, item: dict[str, Any], prefix: str) -> str | None:
+    from gradexplain.codeflow import FINDERS
+
+    name = check.optional_text(item, "finder", prefix)
+    if name is not None and name not in FINDERS:
+        check.fail(prefix + "finder", f"unknown finder {name!r} (known: {', '.join(FINDERS)})")
+    return name
 
 
 def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:

@@ -80,12 +80,14 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Cause:
-    """A possible cause. `when` gates it (all must hold); `evidence` ranks it (any may hold)."""
+    """A possible cause. `when` gates it (all must hold); `evidence` ranks it (any may hold);
+    `finder` reads the user's code for the statements that show it."""
 
     id: str
     text: str
     evidence: tuple[Evidence, ...] = ()
     when: tuple[Evidence, ...] = ()
+    finder: str | None = None  # a static finder in codeflow.FINDERS that locates the cause
 
 
 @dataclass(frozen=True)

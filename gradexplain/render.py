@@ -7,8 +7,10 @@ import json
 import textwrap
 from typing import Any
 
+from gradexplain.diagnose import context_for, diagnose
 from gradexplain.document import Block, Bullets, Change, Code, Document, Para, Table
 from gradexplain.model import Analysis, Frame, Report, UserFrame
+from gradexplain.msgfacts import parse_message
 
 JSON_SCHEMA = 1
 
@@ -136,7 +138,21 @@ def traceback_dict(analysis: Analysis) -> dict[str, Any]:
         "stream": tb.stream,
         "complete": tb.complete,
         "facts": analysis.facts or None,
+        "message_facts": parse_message(tb.exception.message),
+        "causes": causes_list(analysis),
     }
+
+
+def causes_list(analysis: Analysis) -> list[dict[str, Any]]:
+    """The top entry's causes, ranked, each with the lines of the user's code that show it."""
+    if not analysis.matches:
+        return []
+    diagnosis = diagnose(analysis.matches[0].entry, context_for(analysis))
+    return [{"id": ranked.cause.id, "score": ranked.score, "likely": ranked.likely,
+             "evidence": [{"file": line.file, "line": line.line, "code": line.code}
+                          for line in ranked.lines],
+             "notes": list(ranked.evidence)}
+            for ranked in diagnosis.causes]
 
 
 def frame_dict(frame: Frame, user: bool) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gradexplain.diagnose import Context, diagnose, tailor, without_comments
+from gradexplain.diagnose import Context, diagnose, tailor
+from gradexplain.frames import without_comments
 from gradexplain.knowledge import KnowledgeBase
 from gradexplain.model import Entry
 
