@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradexplain.model import AutoFix, Cause, Condition, Entry, Evidence, Fix, Pattern, Rewrite
+from gradexplain.model import (
+    AutoFix,
+    Cause,
+    Condition,
+    Entry,
+    Evidence,
+    Fix,
+    Pattern,
+    RaisedIn,
+    Rewrite,
+)
 
 ENV_VAR = "GRADEXPLAIN_KB"
 EVIDENCE_KINDS = ("code", "source", "message", "warning")
@@ -29,6 +39,8 @@ KNOWN = REQUIRED + (
     "verified_on",
     "examples",
     "facts_note",
+    "raised_in",
+    "fallback",
 )
 
 
@@ -114,6 +126,10 @@ def parse_entry(data: Any, path: Path, family: str) -> Entry:
         check.fail("id", f"{entry_id!r} must be kebab-case (a-z, 0-9, '-')")
     if path.stem != entry_id:
         check.fail("id", f"{entry_id!r} must equal the file name {path.stem!r}")
+    raised_in = parse_raised_in(check, data)
+    fallback = data.get("fallback", False)
+    if not isinstance(fallback, bool):
+        check.fail("fallback", "must be true or false")
     causes = check.items(data, "causes", parse_cause)
     cause_ids = [c.id for c in causes]
     fixes = check.items(data, "fixes", parse_fix)
@@ -126,7 +142,7 @@ def parse_entry(data: Any, path: Path, family: str) -> Entry:
         title=check.text(data, "title"),
         family=family,
         exceptions=tuple(check.text_list(data, "exception", allow_scalar=True)),
-        patterns=check.items(data, "patterns", parse_pattern),
+        patterns=check.items(data, "patterns", parse_pattern, required=raised_in is None),
         summary=check.text(data, "summary"),
         why=check.text(data, "why"),
         causes=causes,
@@ -139,8 +155,22 @@ def parse_entry(data: Any, path: Path, family: str) -> Entry:
         verified_on=tuple(check.text_list(data, "verified_on")),
         examples=tuple(check.text_list(data, "examples")),
         facts_note=check.optional_text(data, "facts_note", ""),
+        raised_in=raised_in,
+        fallback=fallback,
         path=str(path),
     )
+
+
+def parse_raised_in(check: Checker, data: dict[str, Any]) -> RaisedIn | None:
+    """`raised_in: {engine: REGEX, called_from: REGEX}`; with it, `patterns` may be empty."""
+    value = data.get("raised_in")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"engine", "called_from"}:
+        check.fail("raised_in", "must be a mapping with exactly `engine` and `called_from`")
+    return RaisedIn(check.regex(check.text(value, "engine", "raised_in."), "raised_in.engine"),
+                    check.regex(check.text(value, "called_from", "raised_in."),
+                                "raised_in.called_from"))
 
 
 class Checker:

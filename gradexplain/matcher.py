@@ -12,13 +12,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gradexplain.model import Entry, Match, Pattern, Traceback
+from gradexplain.frames import is_user_file
+from gradexplain.model import Entry, Frame, Match, Pattern, RaisedIn, Traceback
 
 MESSAGE_WINDOW = 8 * 1024
 TYPED_SCORE = 1.0
 SUBCLASS_SCORE = 0.9
 UNTYPED_SCORE = 0.6
 WRAP_RE = re.compile(r"\n[ \t]*")
+ANY_EXCEPTION = "*"
+ANY_MESSAGE = Pattern("", "any (the entry is matched by where the error was raised)")
 
 
 @lru_cache(maxsize=4096)
@@ -49,6 +52,8 @@ def match_traceback(tb: Traceback, entries: tuple[Entry, ...],
         score = type_score(short_type, entry.exceptions)
         if score is None:
             continue
+        if entry.raised_in is not None and not raised_in(tb.frames, entry.raised_in):
+            continue
         pattern = first_pattern(entry, forms, gates)
         if pattern is None:
             continue
@@ -60,7 +65,8 @@ def match_traceback(tb: Traceback, entries: tuple[Entry, ...],
     # a warning printed before the error names its cause more precisely than the message
     # (checkpointing warns that no input requires grad; backward() then finds no grad_fn)
     warned = [m for m in matches if m.pattern.after_warning is not None]
-    return tuple(sorted(warned or matches, key=lambda m: (-m.score, m.entry.id)))
+    specific = [m for m in matches if not m.entry.fallback]
+    return tuple(sorted(warned or specific or matches, key=lambda m: (-m.score, m.entry.id)))
 
 
 def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | None:
@@ -69,6 +75,8 @@ def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | N
     RuntimeErrors)."""
     if short_type is None:
         return UNTYPED_SCORE
+    if ANY_EXCEPTION in exceptions:
+        return SUBCLASS_SCORE
     if short_type in exceptions:
         return TYPED_SCORE
     if any(short_type.endswith(name) for name in exceptions):
@@ -101,4 +109,17 @@ def first_pattern(entry: Entry, forms: tuple[str, ...], gates: Gates = Gates()) 
         regex = compiled(pattern.regex)
         if any(regex.search(form) for form in forms) and gates.allow(pattern):
             return pattern
-    return None
+    return ANY_MESSAGE if not entry.patterns and entry.raised_in is not None else None
+
+
+def raised_in(frames: tuple[Frame, ...], rule: RaisedIn) -> bool:
+    """The deepest engine frame has a user frame below it, called from `called_from`."""
+    engine = compiled(rule.engine)
+    entered = [i for i, frame in enumerate(frames) if engine.search(frame.file)]
+    if not entered:
+        return False
+    below = range(entered[-1] + 1, len(frames))
+    first_user = next((i for i in below if is_user_file(frames[i].file)), None)
+    if first_user is None:
+        return False
+    return bool(compiled(rule.called_from).search(frames[first_user - 1].file))

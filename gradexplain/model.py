@@ -129,6 +129,17 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class RaisedIn:
+    """Where in the stack an error must be raised, for entries about code rather than a
+    message (an error inside the user's own backward): a frame whose file matches `engine`
+    (autograd's engine), below it a frame of the user's, and that frame's caller's file
+    matching `called_from` (the engine calling a hook, `Function.apply` calling backward)."""
+
+    engine: str
+    called_from: str
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     title: str
@@ -146,6 +157,8 @@ class Entry:
     verified_on: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     facts_note: str | None = None  # read beside the live facts: what the numbers should be
+    raised_in: RaisedIn | None = None
+    fallback: bool = False  # dropped when an entry with a message pattern matches too
     path: str = ""
 
 

@@ -12,7 +12,7 @@ from conftest import CAPTURED, GRADEXPLAIN, KNOWLEDGE, MINIMAL_ENTRY
 from gradexplain import knowledge
 from gradexplain.knowledge import EntryError, KnowledgeBase, load, load_entry
 from gradexplain.matcher import match_traceback, message_forms
-from gradexplain.model import ExceptionInfo, Traceback
+from gradexplain.model import ExceptionInfo, Frame, Traceback
 
 ROOT = KNOWLEDGE.parent
 MINIMAL = MINIMAL_ENTRY.format(id="my-error", pattern="my special failure")
@@ -172,3 +172,40 @@ def test_new_entry_scaffold_loads(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, str(script), "custom", "my-problem", str(tmp_path)],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+ENGINE = "/venv/lib/python3.11/site-packages/torch/autograd/graph.py"
+FUNCTION = "/venv/lib/python3.11/site-packages/torch/autograd/function.py"
+CHECKPOINT = "/venv/lib/python3.11/site-packages/torch/utils/checkpoint.py"
+
+
+def backward_traceback(message: str, *below: tuple[str, int, str]) -> Traceback:
+    """loss.backward() in train.py, into the engine, then the frames `below`."""
+    frames = (Frame("/home/me/train.py", 30, "<module>", "loss.backward()"),
+              Frame(ENGINE, 829, "_engine_run_backward", "return Variable..."),
+              *(Frame(file, line, "backward", code) for file, line, code in below))
+    return Traceback(ExceptionInfo("RuntimeError", message), frames)
+
+
+@pytest.mark.parametrize(("below", "message", "expected"), [
+    ([(FUNCTION, 307, "return user_fn(self, *args)"), ("/home/me/ops.py", 12, "grad @ w")],
+     "mat1 and mat2 shapes cannot be multiplied (4x3 and 4x3)",
+     ["custom-function-backward-exception"]),
+    ([("/home/me/hooks.py", 5, "return g / g.norm(dim=1)")],  # a tensor hook: engine calls it
+     "The size of tensor a (4) must match the size of tensor b (8) at non-singleton dimension 1",
+     ["custom-function-backward-exception"]),
+    ([(CHECKPOINT, 320, "outputs = ctx.run_function(*inputs)"),  # forward re-run: not backward
+      ("/home/me/model.py", 40, "x = self.block(x)")],
+     "The size of tensor a (4) must match the size of tensor b (8) at non-singleton dimension 1",
+     []),
+    ([(FUNCTION, 307, "return user_fn(self, *args)"), ("/home/me/ops.py", 12, "a, = ctx.saved")],
+     "one of the variables needed for gradient computation has been modified by an inplace "
+     "operation: [torch.FloatTensor [3]], which is output 0 of Exp, is at version 1; expected "
+     "version 0 instead.",
+     ["inplace-modified-saved"]),  # the precise entry wins over the fallback
+    ([], "The size of tensor a (4) must match the size of tensor b (8)", []),  # no user code below
+])
+def test_errors_raised_in_user_backward_code(kb: KnowledgeBase, below: list[tuple[str, int, str]],
+                                             message: str, expected: list[str]) -> None:
+    tb = backward_traceback(message, *below)
+    assert [m.entry.id for m in match_traceback(tb, kb.entries)] == expected
