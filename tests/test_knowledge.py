@@ -133,8 +133,9 @@ def test_every_pattern_is_exercised(
     "Given groups=1, weight of size [16, 3, 3, 3], expected input[1, 1, 28, 28] to have 3 "
     "channels, but got 1 channels instead",
     "CUDA error: device-side assert triggered",
-    "Input type (torch.cuda.HalfTensor) and weight type (torch.cuda.FloatTensor) should be "
-    "the same",
+    "Sizes of tensors must match except in dimension 1. Expected size 3 but got size 4 for "
+    "tensor number 1 in the list.",
+    "DataLoader worker (pid 4242) is killed by signal: Killed.",
     "No module named 'torch'",
 ])
 def test_non_autograd_errors_match_nothing(message: str, kb: KnowledgeBase) -> None:
