@@ -183,12 +183,13 @@ class Checker:
         where = f"{self.path}: {field}: " if field else f"{self.path}: "
         raise EntryError(where + problem)
 
-    def text(self, data: dict[str, Any], key: str, prefix: str = "") -> str:
+    def text(self, data: dict[str, Any], key: str, prefix: str = "", strip: bool = True) -> str:
+        """A non-empty string; `strip=False` keeps the edges (a regex, a replacement)."""
         value = data.get(key)
         scalar = isinstance(value, (str, int, float)) and not isinstance(value, bool)
         if not scalar or not str(value).strip():
             self.fail(prefix + key, "must be a non-empty string")
-        return str(value).strip()
+        return str(value).strip() if strip else str(value)
 
     def optional_text(self, data: dict[str, Any], key: str, prefix: str) -> str | None:
         return self.text(data, key, prefix) if key in data else None
@@ -291,9 +292,9 @@ def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:
         field = f"{prefix}rewrite" + (f"[{i}]" if isinstance(rewrite, list) else "")
         if not isinstance(alternative, dict):
             check.fail(field, "must be a mapping with 'find' and 'replace' (or a list of them)")
-        find = check.text(alternative, "find", field + ".")
+        find = check.text(alternative, "find", field + ".", strip=False)
         check.regex(find, field + ".find")
-        parsed = Rewrite(find, check.text(alternative, "replace", field + "."))
+        parsed = Rewrite(find, check.text(alternative, "replace", field + ".", strip=False))
         check_replacement(check, parsed, field + ".replace")
         rewrites.append(parsed)
     return Fix(

@@ -210,3 +210,12 @@ def test_errors_raised_in_user_backward_code(kb: KnowledgeBase, below: list[tupl
                                              message: str, expected: list[str]) -> None:
     tb = backward_traceback(message, *below)
     assert [m.entry.id for m in match_traceback(tb, kb.entries)] == expected
+
+
+def test_rewrite_keeps_the_edges_of_its_template(tmp_path: Path) -> None:
+    """A replacement that ends in a space (`GradScaler("cuda", `) must keep it."""
+    text = MINIMAL + ("    rewrite:\n      find: 'GradScaler\\('\n"
+                      "      replace: 'torch.amp.GradScaler(\"cuda\", '\n")
+    entry = load_entry(write_entry(tmp_path, text))
+    (rewrite,) = entry.fixes[0].rewrites
+    assert rewrite.replace == 'torch.amp.GradScaler("cuda", '
