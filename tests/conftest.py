@@ -24,6 +24,7 @@ CAPTURED = ROOT / "tests" / "data" / "captured"
 GRADEXPLAIN = str(Path(sys.executable).parent / "gradexplain")
 EXPECT_RE = re.compile(r"#\s*expect:\s*([a-z0-9-]+)")
 EXPECT_CAUSE_RE = re.compile(r"^#\s*expect-cause:\s*([a-z0-9-]+)\s*$", re.M)
+CAUSE_MARK = "# <- cause"
 EXPECT_FIX_RE = re.compile(r"^#\s*expect-fix:\s*(.+?)\s*$", re.M)
 
 
@@ -54,6 +55,7 @@ class Case:
     cause: str | None
     fixes: tuple[str, ...]
     succeeds: bool = False
+    cause_lines: tuple[int, ...] = ()  # lines marked `# <- cause`: the top cause's evidence
 
     @property
     def name(self) -> str:
@@ -76,8 +78,10 @@ def read_case(path: Path) -> Case:
     assert len(marked) == 1, f"{path}: needs exactly one '# expect: <id>' line"
     line, entry_id = marked[0]
     cause = EXPECT_CAUSE_RE.search(text)
+    cause_lines = tuple(i for i, text_line in enumerate(text.splitlines(), start=1)
+                        if CAUSE_MARK in text_line)
     return Case(path, entry_id, line, cause.group(1) if cause else None,
-                tuple(EXPECT_FIX_RE.findall(text)), expects_success(path))
+                tuple(EXPECT_FIX_RE.findall(text)), expects_success(path), cause_lines)
 
 
 def child_env() -> dict[str, str]:

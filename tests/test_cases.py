@@ -64,7 +64,8 @@ def explained_case(path: Path, stderr: str, kb: KnowledgeBase) -> Report:
     return explain(data.get("warnings") or data.get("traceback", ""), kb.entries)
 
 
-DIAGNOSED = [p for p in CASES if read_case(p).cause or read_case(p).fixes]
+DIAGNOSED = [p for p in CASES
+             if read_case(p).cause or read_case(p).fixes or read_case(p).cause_lines]
 
 
 @pytest.mark.parametrize("path", DIAGNOSED, ids=[p.name for p in DIAGNOSED])
@@ -78,6 +79,9 @@ def test_case_diagnosis(
     diagnosis = diagnose(analysis.matches[0].entry, context_for(analysis))
     if case.cause is not None:
         assert diagnosis.causes[0].cause.id == case.cause
+    if case.cause_lines:  # the lines of the user's code that show the cause
+        found = {(Path(line.file).name, line.line) for line in diagnosis.causes[0].lines}
+        assert found == {(case.name, number) for number in case.cause_lines}
     tailored = [strip_comment(f.after) for f in diagnosis.fixes if f.tailored]
     assert tailored[: len(case.fixes)] == list(case.fixes)
 

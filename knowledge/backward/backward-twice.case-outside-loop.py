@@ -7,7 +7,7 @@ embedding = nn.Embedding(50, 8)
 classifier = nn.Linear(8, 3)
 tokens, labels = torch.randint(0, 50, (12,)), torch.randint(0, 3, (12,))
 
-features = torch.tanh(embedding(tokens))
+features = torch.tanh(embedding(tokens))  # <- cause
 for epoch in range(3):
     loss = nn.functional.cross_entropy(classifier(features), labels)
     classifier.zero_grad()

@@ -13,6 +13,6 @@ age, score = torch.randn(10, 1), torch.randn(10, 1)
 shared = encoder(x)
 age_loss = nn.functional.mse_loss(age_head(shared), age)
 score_loss = nn.functional.l1_loss(score_head(shared), score)
-age_loss.backward()
+age_loss.backward()  # <- cause
 score_loss.backward()  # expect: backward-twice
 print(encoder[0].weight.grad.norm().round(decimals=4))

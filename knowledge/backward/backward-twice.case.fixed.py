@@ -10,7 +10,7 @@ state = None
 
 for step in range(3):
     chunk, target = torch.randn(2, 5, 4), torch.randn(2, 5, 1)
-    out, state = lstm(chunk, state)
+    out, state = lstm(chunk, state)  # <- cause
     state = tuple(s.detach() for s in state)
     loss = nn.functional.mse_loss(head(out), target)
     lstm.zero_grad()

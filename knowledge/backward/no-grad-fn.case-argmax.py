@@ -8,7 +8,7 @@ classifier = nn.Linear(5, 3)
 
 def train_step(features, labels):
     logits = classifier(features)
-    predictions = logits.argmax(dim=1)
+    predictions = logits.argmax(dim=1)  # <- cause
     loss = (predictions != labels).float().mean()
     classifier.zero_grad()
     loss.backward()  # expect: no-grad-fn

@@ -8,7 +8,7 @@ model = nn.Sequential(
     nn.Linear(16, 2),              # new head
 )
 for param in model.parameters():
-    param.requires_grad = False
+    param.requires_grad = False  # <- cause
 
 x, labels = torch.randn(4, 10), torch.randint(0, 2, (4,))
 loss = nn.functional.cross_entropy(model(x), labels)

@@ -9,7 +9,7 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 x, y = torch.randn(16, 3), torch.randn(16, 1)
 
 for step in range(3):
-    pred = model(x)
+    pred = model(x)  # <- cause
     loss = nn.functional.mse_loss(pred, y)
     optimizer.zero_grad()
     loss.backward()  # expect: no-grad-fn

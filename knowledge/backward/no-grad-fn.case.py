@@ -7,9 +7,9 @@ model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 criterion = nn.MSELoss()
 
 
-@torch.no_grad()
+@torch.no_grad()  # <- cause
 def predict(batch):
-    return model(batch)
+    return model(batch)  # <- cause
 
 
 for step in range(3):

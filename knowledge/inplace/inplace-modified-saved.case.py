@@ -8,7 +8,7 @@ class Gate(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(4, 4)
-        self.act = nn.ReLU(inplace=True)
+        self.act = nn.ReLU(inplace=True)  # <- cause
 
     def forward(self, x):
         gate = torch.sigmoid(self.fc(x))

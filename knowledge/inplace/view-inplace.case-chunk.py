@@ -11,8 +11,8 @@ class Encoder(nn.Module):
         self.net = nn.Linear(8, 2 * 4)
 
     def forward(self, x):
-        mu, logvar = self.net(x).chunk(2, dim=-1)
-        logvar.clamp_(-20, 2)  # expect: view-inplace
+        mu, logvar = self.net(x).chunk(2, dim=-1)  # <- cause
+        logvar.clamp_(-20, 2)  # expect: view-inplace  # <- cause
         return mu, logvar
 
 

@@ -23,8 +23,8 @@ class DomainHead(nn.Module):
         self.fc = nn.Linear(dim, 2)
 
     def forward(self, feat, lambd):
-        feat = GradReverse.apply(feat, lambd)
-        feat.div_(feat.norm(dim=1, keepdim=True) + 1e-6)  # expect: view-inplace
+        feat = GradReverse.apply(feat, lambd)  # <- cause
+        feat.div_(feat.norm(dim=1, keepdim=True) + 1e-6)  # expect: view-inplace  # <- cause
         return self.fc(feat)
 
 

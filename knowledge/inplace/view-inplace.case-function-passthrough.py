@@ -28,8 +28,8 @@ class QuantNet(nn.Module):
         self.conv = nn.Conv2d(3, 8, 3)
 
     def forward(self, images):
-        x = FakeQuant.apply(images, self.bits)
-        x.mul_(self.gain)  # expect: view-inplace
+        x = FakeQuant.apply(images, self.bits)  # <- cause
+        x.mul_(self.gain)  # expect: view-inplace  # <- cause
         return self.conv(x).mean()
 
 

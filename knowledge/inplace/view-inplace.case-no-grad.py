@@ -10,9 +10,9 @@ pretrained = nn.Embedding(old_vocab, dim)
 emb = nn.Embedding(old_vocab + added, dim)
 with torch.no_grad():
     emb.weight[:old_vocab] = pretrained.weight
-    new_rows = emb.weight[old_vocab:]
+    new_rows = emb.weight[old_vocab:]  # <- cause
     mean_row = pretrained.weight.mean(0)
-new_rows.copy_(mean_row.expand_as(new_rows))  # expect: view-inplace
+new_rows.copy_(mean_row.expand_as(new_rows))  # expect: view-inplace  # <- cause
 
 opt = torch.optim.Adam(emb.parameters(), lr=1e-3)
 loss = emb(torch.tensor([[3, 1001, 1002]])).pow(2).mean()

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 vocab_size, dim, pad_idx = 100, 16, 0
-emb = nn.Embedding(vocab_size, dim)
-emb.weight[pad_idx].fill_(0)  # expect: view-inplace
+emb = nn.Embedding(vocab_size, dim)  # <- cause
+emb.weight[pad_idx].fill_(0)  # expect: view-inplace  # <- cause
 tokens = torch.tensor([[5, 7, 0, 0]])
 print(emb(tokens).sum())

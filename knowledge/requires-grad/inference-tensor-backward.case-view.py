@@ -9,9 +9,9 @@ import torch.nn as nn
 def prune_smallest_(layer, amount):
     """Zero the `amount` fraction of weights with the smallest magnitude."""
     with torch.inference_mode():
-        flat = layer.weight.view(-1)
+        flat = layer.weight.view(-1)  # <- cause
         threshold = flat.abs().kthvalue(int(amount * flat.numel())).values
-    flat[flat.abs() < threshold] = 0  # expect: inference-tensor-backward
+    flat[flat.abs() < threshold] = 0  # expect: inference-tensor-backward  # <- cause
 
 
 model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10))
