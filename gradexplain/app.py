@@ -125,7 +125,8 @@ def emit(document: Document, output: Output) -> None:
     if output.use_rich():
         from gradexplain.render_rich import print_rich
 
-        print_rich(document, force_color=output.color == "always", width=output.width)
+        print_rich(document, force_color=output.color == "always", width=output.width,
+                   file=output.stream)
         return
     from gradexplain.render import render_markdown, render_text
 
@@ -220,3 +221,17 @@ def kb_check_command(dirs: Sequence[str], stdout: TextIO) -> int:
     print(f"{files} entry file(s) checked in {', '.join(map(str, paths))}: {status}", file=stdout)
     return EXPLAINED if not kb.problems else NOT_EXPLAINED
 
+
+def hook_command(action: str, site_packages: str | None, stdout: TextIO) -> int:
+    """enable / disable / status of the .pth excepthook; status exits 1 when it is off."""
+    from gradexplain import pthhook
+
+    if site_packages is not None and not Path(site_packages).is_dir():
+        raise UsageError(f"--site-packages {site_packages}: not a directory")
+    try:
+        state = {"enable": pthhook.enable, "disable": pthhook.disable,
+                 "status": pthhook.status}[action](site_packages)
+    except OSError as error:
+        raise UsageError(f"cannot {action} the hook: {error}") from error
+    print(f"gradexplain hook: {state.describe()}", file=stdout)
+    return 0 if state.enabled or action == "disable" else 1

@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from gradexplain import __version__, app
+from gradexplain import __version__, app, shellinit
 
 HELP = """Explain PyTorch autograd errors: what happened, where in your code, why, and the fix.
 
@@ -21,6 +21,9 @@ cli = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
 kb_cli = typer.Typer(help="Work with knowledge-base entries (for people writing their own).",
                      no_args_is_help=True)
 cli.add_typer(kb_cli, name="kb")
+hook_cli = typer.Typer(help="The excepthook for every Python process of this environment "
+                            "(a .pth file in its site-packages).", no_args_is_help=True)
+cli.add_typer(hook_cli, name="hook")
 
 KbOption = Annotated[list[str], typer.Option(
     "--kb", metavar="DIR",
@@ -30,6 +33,9 @@ FormatOption = Annotated[str, typer.Option(
     "--format", "-f", help="Output format: text, markdown or json.")]
 ColorOption = Annotated[str, typer.Option(
     "--color", help="Colour on a terminal: auto, always or never. NO_COLOR is honoured.")]
+SitePackagesOption = Annotated[str | None, typer.Option(
+    "--site-packages", metavar="DIR",
+    help="The site-packages folder to use (default: this environment's).")]
 WidthOption = Annotated[int | None, typer.Option(
     "--width", min=40, max=400, help="Wrap text output at this width.")]
 
@@ -134,6 +140,28 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id, s
     finish(lambda: app.show_command(entry_id, output_for(fmt, color, width), kb, sys.stderr))
 
 
+@cli.command()
+def init(
+    shell: Annotated[str, typer.Argument(metavar="bash|zsh|fish", help="Your shell.")],
+    wrap_python: Annotated[bool, typer.Option(
+        "--wrap-python", help="Also run `python script.py ...` through gradexplain run "
+                              "(the REPL, -c, -m and other options are left alone).")] = False,
+) -> None:
+    """Print shell code that defines gx and completes gradexplain's commands; static text,
+    so sourcing it starts no Python. Save it once and source the file from your rc file,
+    or (a Python start per shell) eval it there:
+
+    eval "$(gradexplain init bash)"  /  gradexplain init fish | source
+
+    Then: python train.py 2>&1 | gx  (explain), or gx after a failed python run (re-run it).
+    """
+    finish(lambda: shellinit.init_command(shell, wrap_python, sys.stdout))
+
+
+# a TAB press in a shell set up by `init` asks this process for completions
+shellinit.enable_completion()
+
+
 @kb_cli.command("verify")
 def kb_verify(dirs: Annotated[list[str] | None, typer.Argument(
         metavar="[DIR]...", help="Knowledge directories whose entries to verify (default: "
@@ -149,6 +177,26 @@ def kb_check(dirs: Annotated[list[str] | None, typer.Argument(
                                  "GRADEXPLAIN_KB).")] = None) -> None:
     """Validate knowledge entries: every problem is reported as file: field: problem."""
     finish(lambda: app.kb_check_command(dirs or [], sys.stdout))
+
+
+@hook_cli.command("enable")
+def hook_enable(site_packages: SitePackagesOption = None) -> None:
+    """Explain autograd errors in every Python process of this environment: after an
+    uncaught exception's traceback (unchanged), the explanation follows. GRADEXPLAIN=0
+    turns it off for one process."""
+    finish(lambda: app.hook_command("enable", site_packages, sys.stdout))
+
+
+@hook_cli.command("disable")
+def hook_disable(site_packages: SitePackagesOption = None) -> None:
+    """Remove the excepthook from this environment."""
+    finish(lambda: app.hook_command("disable", site_packages, sys.stdout))
+
+
+@hook_cli.command("status")
+def hook_status(site_packages: SitePackagesOption = None) -> None:
+    """Say whether the excepthook is installed in this environment (exit 1 when not)."""
+    finish(lambda: app.hook_command("status", site_packages, sys.stdout))
 
 
 def finish(command: Callable[[], int]) -> NoReturn:

@@ -20,6 +20,7 @@ from gradexplain.diagnose import (
 from gradexplain.model import Analysis, Entry, Report, Traceback
 from gradexplain.msgfacts import describe as describe_message
 from gradexplain.msgfacts import parse_message
+from gradexplain.ranks import describe_ranks, signature
 
 MAX_MESSAGE_SHOWN = 600
 MAX_NOTES = 6
@@ -208,9 +209,14 @@ def other_notes(report: Report, primary: int) -> list[str]:
     alternatives = [m.entry.id for m in report.analyses[primary].matches[1:]]
     if alternatives:
         notes.append("The message also fits: " + ", ".join(alternatives))
-    errors = sum(not a.traceback.is_warning for a in report.analyses)
-    if errors > 1 and not report.analyses[primary].traceback.is_warning:
-        notes.append(f"The input holds {errors} tracebacks; this one best explains the failure.")
+    chosen = report.analyses[primary]
+    if len(chosen.ranks) > 1:
+        notes.append(f"{describe_ranks(chosen.ranks).capitalize()} failed with this same error; "
+                     f"this is the first to fail (rank {chosen.traceback.stream}).")
+    errors = len({signature(a.traceback) for a in report.analyses if not a.traceback.is_warning})
+    if errors > 1 and not chosen.traceback.is_warning:
+        notes.append(f"The input holds {errors} different tracebacks; this one best explains "
+                     "the failure.")
     shown = report.analyses[primary].matches[0].entry.id
     for index, analysis in enumerate(report.analyses):
         if (index != primary and analysis.matches and analysis.traceback.is_warning

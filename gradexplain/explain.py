@@ -8,6 +8,7 @@ from gradexplain.frames import pick_user_frame, user_flags
 from gradexplain.matcher import match_traceback
 from gradexplain.model import Analysis, Entry, Report, Traceback
 from gradexplain.parser import Source, scan
+from gradexplain.ranks import elastic_tracebacks, first_of_group, group_ranks
 
 MAX_EARLIER_WARNINGS = 32  # a gated pattern looks this far back
 
@@ -15,17 +16,19 @@ MAX_EARLIER_WARNINGS = 32  # a gated pattern looks this far back
 def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True) -> Report:
     """Explain the tracebacks in `source`; when none of them is explained, lone error lines
     (`RuntimeError: ...` printed by a logger) are tried instead."""
-    tracebacks, fallback = scan(source)
-    report = analyse(tracebacks, entries, read_source)
+    found = scan(source)
+    tracebacks = found.tracebacks + elastic_tracebacks(found.error_files, found.tracebacks)
+    fallback = found.fallback
+    report = analyse(tracebacks, entries, read_source, found.root_rank)
     if report.primary is None and fallback:
-        with_fallback = analyse([*tracebacks, *fallback], entries, read_source)
+        with_fallback = analyse([*tracebacks, *fallback], entries, read_source, found.root_rank)
         if with_fallback.primary is not None or not tracebacks:
             return with_fallback
     return report
 
 
 def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
-            read_source: bool = True) -> Report:
+            read_source: bool = True, root_rank: str | None = None) -> Report:
     analyses = []
     warnings: list[str] = []
     for tb in tracebacks:
@@ -37,7 +40,11 @@ def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
         # reading the disk only pays for tracebacks we will explain
         user_frame = pick_user_frame(tb.frames, flags, read_source and bool(matches))
         analyses.append(Analysis(tb, flags, user_frame, matches, warnings=earlier))
-    return Report(tuple(analyses), choose_primary(analyses))
+    grouped = group_ranks(analyses)
+    primary = choose_primary(grouped)
+    if primary is not None and grouped[primary].ranks:
+        primary = first_of_group(grouped, primary, root_rank)
+    return Report(tuple(grouped), primary)
 
 
 def choose_primary(analyses: Sequence[Analysis]) -> int | None:

@@ -189,6 +189,7 @@ class Analysis:
     matches: tuple[Match, ...] = field(default_factory=tuple)
     facts: dict[str, Any] = field(default_factory=dict)  # live facts, from `gradexplain run`
     warnings: tuple[str, ...] = ()  # messages of the warnings printed before it
+    ranks: tuple[str, ...] = ()  # the ranks (stream prefixes) that printed the same error
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ MAX_ORPHANS = 16
 SMALL_INPUT = 64 * 1024  # a paste this small may be a bare message with no exception type
 CHAIN_WINDOW = 4  # lines after a traceback in which a chaining sentence links the next one
 IDLE_AFTER = 64  # input lines after the last traceback closed before lines are skipped again
-TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "', b"Warning: ")
+TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "', b"Warning: ", b"Root Cause (",
+            b"error_file")
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -93,6 +94,12 @@ LOG_RECORD_RE = re.compile(
 PROGRESS_MARKS = ("it/s]", "s/it]", "%|")
 MAX_PREFIX = 200
 MAX_STREAMS = 256
+# torchrun's ChildFailedError summary: "  error_file: /tmp/torchelastic_x/.../error.json"
+ERROR_FILE_RE = re.compile(r"^\s*error_file\s*:\s*(?P<path>[^\s<][^\s]{0,4095})\s*$")
+MAX_ERROR_FILES = 64
+ROOT_CAUSE_MARKER = "Root Cause (first observed failure):"
+ROOT_RANK_RE = re.compile(r"^\s*rank\s*:\s*(?P<rank>\d{1,6})\b")
+ROOT_CAUSE_WINDOW = 6
 USER_CODE_MARKER = "from user code:"  # torch.compile prints the user's frames after it
 USER_CODE_WINDOW = 12
 
@@ -102,17 +109,27 @@ Source = str | bytes | BinaryIO | Iterable[bytes]
 def parse(source: Source) -> list[Traceback]:
     """Every traceback in `source` (text, bytes, a binary file or an iterable of chunks);
     with none, the lone `SomeError: message` lines, or a small paste as a bare message."""
-    tracebacks, fallback = scan(source)
-    return tracebacks or fallback
+    found = scan(source)
+    return found.tracebacks or found.fallback
 
 
-def scan(source: Source) -> tuple[list[Traceback], list[Traceback]]:
-    """The tracebacks, and apart from them the weaker finds to fall back on: lone
-    `SomeError: message` lines (the last few), or a small paste taken as a bare message."""
+@dataclass(frozen=True)
+class Scan:
+    """What one input holds: the tracebacks; apart from them the weaker finds to fall back
+    on (lone `SomeError: message` lines, or a small paste taken as a bare message); and the
+    torchelastic error files its ChildFailedError summary names."""
+
+    tracebacks: list[Traceback]
+    fallback: list[Traceback]
+    error_files: list[str]
+    root_rank: str | None = None  # torchrun's "Root Cause (first observed failure)" rank
+
+
+def scan(source: Source) -> Scan:
     scanner = Scanner()
     for line in iter_lines(chunks_of(source), scanner):
         scanner.feed(line)
-    return scanner.finish()
+    return Scan(*scanner.finish(), list(scanner.error_files), scanner.root_rank)
 
 
 def chunks_of(source: Source) -> Iterator[bytes]:
@@ -293,12 +310,16 @@ class Scanner:
         self.line_no = 0
         self.last_close = -IDLE_AFTER - 1
         self.open_count = 0
+        self.error_files: dict[str, None] = {}  # torchelastic error files, in order, unique
+        self.root_rank: str | None = None
+        self.root_cause_due = 0  # lines left in which the root cause's "rank :" is expected
 
     @property
     def idle(self) -> bool:
         """True when lines may be skipped: nothing is open and no chaining sentence is due.
         Counted in lines of the whole input, so one silent rank cannot keep it busy."""
-        return self.open_count == 0 and self.line_no - self.last_close > IDLE_AFTER
+        return (self.open_count == 0 and not self.root_cause_due
+                and self.line_no - self.last_close > IDLE_AFTER)
 
     def note_raw(self, chunk: bytes) -> None:
         """Keep the head of a small input, for a paste that is only a message."""
@@ -316,9 +337,25 @@ class Scanner:
             state = self.streams[stream_key] = StreamState()
         state.lines_since += 1
         self.line_no += 1
+        if self.root_cause_due or "error_file" in content or "Root Cause" in content:
+            self.note_elastic_summary(content)
         if state.open is not None and self.continue_open(state, content):
             return
         self.start_or_note(state, stream_key, content)
+
+    def note_elastic_summary(self, content: str) -> None:
+        """torchrun's ChildFailedError summary (inside that exception's message): the root
+        cause's rank and the error files that hold each failed rank's traceback."""
+        if self.root_cause_due:
+            self.root_cause_due -= 1
+            rank = ROOT_RANK_RE.match(content)
+            if rank:
+                self.root_rank, self.root_cause_due = rank.group("rank"), 0
+        if content.strip() == ROOT_CAUSE_MARKER:
+            self.root_cause_due = ROOT_CAUSE_WINDOW
+        named = ERROR_FILE_RE.match(content) if "error_file" in content else None
+        if named and len(self.error_files) < MAX_ERROR_FILES:
+            self.error_files[named.group("path")] = None
 
     def continue_open(self, state: StreamState, content: str) -> bool:
         """Feed a line to the stream's open traceback; False when the line is not its own."""

@@ -136,6 +136,7 @@ def traceback_dict(analysis: Analysis) -> dict[str, Any]:
         "chained_from": tb.parent,
         "relation": tb.relation,
         "stream": tb.stream,
+        "ranks": list(analysis.ranks),
         "complete": tb.complete,
         "facts": analysis.facts or None,
         "message_facts": parse_message(tb.exception.message),

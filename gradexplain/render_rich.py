@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
@@ -12,9 +14,11 @@ from rich.text import Text
 from gradexplain.document import Block, Bullets, Change, Code, Document, Para, Table
 
 
-def print_rich(document: Document, force_color: bool, width: int | None = None) -> None:
-    console = Console(force_terminal=force_color or None, no_color=False if force_color else None,
-                      width=width, highlight=False)
+def print_rich(document: Document, force_color: bool, width: int | None = None,
+               file: TextIO | None = None) -> None:
+    """On `file` (stdout by default): `run` and the excepthook explain on stderr."""
+    console = Console(file=file, force_terminal=force_color or None,
+                      no_color=False if force_color else None, width=width, highlight=False)
     style = "bold green" if document.explained else "bold yellow"
     console.print(Rule(Text(document.heading, style=style), align="left"))
     for section in document.sections:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from typing import Any
+from typing import Any, TextIO
 
 from gradexplain import facts
 from gradexplain.model import Report
@@ -72,16 +72,18 @@ def explained(text: str) -> Report:
     return explain(text, app.load_knowledge([], sys.stderr).entries)
 
 
-def show(report: Report, heading: str) -> None:
-    """The explanation on stderr, after a blank line and the heading; nothing when the
-    knowledge base explains nothing."""
+def show(report: Report, heading: str, stream: TextIO | None = None) -> bool:
+    """The explanation on `stream` (stderr), after a blank line and the heading; nothing
+    when the knowledge base explains nothing. True when something was shown."""
     if report.primary is None:
-        return
+        return False
     from gradexplain import app
     from gradexplain.document import build_document
 
-    print("\n" + heading if heading else "", file=sys.stderr)
-    app.emit(build_document(report), app.Output("text", "auto", None, sys.stderr))
+    out = stream or sys.stderr
+    print("\n" + heading if heading else "", file=out)
+    app.emit(build_document(report), app.Output("text", "auto", None, out))
+    return True
 
 
 def attach_facts(report: Report, live: dict[str, Any]) -> Report:

@@ -90,3 +90,17 @@ def test_list_and_show_render(kb: KnowledgeBase) -> None:
     shown = render_text(entry_document(kb.get("nonscalar-backward")))  # type: ignore[arg-type]
     assert "backward should be called only on a scalar" in shown  # the old pattern is listed
     assert "verified on torch: 2.13.0" in shown
+
+
+def test_rich_output_goes_to_the_stream_it_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    """`run` and the excepthook explain on stderr: colour must not send it to stdout."""
+    import io
+
+    from gradexplain import app
+    from gradexplain.document import Document, Para, Section
+
+    stream = io.StringIO()
+    document = Document("nonscalar-backward: title", (Section("Why", (Para("because"),)),), True)
+    app.emit(document, app.Output("text", "always", 80, stream))
+    assert "because" in stream.getvalue() and "\x1b[" in stream.getvalue()
+    assert capsys.readouterr().out == ""

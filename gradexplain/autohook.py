@@ -1,0 +1,50 @@
+"""The excepthook, kept tiny: `gradexplain hook enable` makes every Python process of the
+environment import this module at start (through a .pth file), so it imports nothing but
+`os` and `sys` (already loaded) until an uncaught exception happens.
+
+The hook prints Python's own traceback first and unchanged, then the explanation when the
+knowledge base knows the error (nothing otherwise). `GRADEXPLAIN=0` turns it off; a
+failure inside the explanation is swallowed: the user's traceback is already out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # not typing's: this module must not import typing at start
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+MARK = "gradexplain"
+
+
+def install(kb_dirs: Sequence[str] = ()) -> None:
+    """Chain the explanation after the current `sys.excepthook` (once)."""
+    previous = sys.excepthook
+    if getattr(previous, MARK, False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException,
+             tb: TracebackType | None) -> None:
+        previous(kind, error, tb)
+        if os.environ.get("GRADEXPLAIN", "1") == "0" or not isinstance(error, Exception):
+            return
+        try:
+            from gradexplain.api import report_for_exception
+            from gradexplain.runreport import show
+
+            sys.stderr.flush()
+            show(report_for_exception(error.with_traceback(tb), kb_dirs), "")
+        except Exception:  # noqa: BLE001, S110 - never a second traceback from the hook
+            pass
+
+    setattr(hook, MARK, True)
+    sys.excepthook = hook
+
+
+def from_pth() -> None:
+    """What the .pth line runs: install unless turned off for this process."""
+    if os.environ.get("GRADEXPLAIN", "1") != "0":
+        install()
