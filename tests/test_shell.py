@@ -427,3 +427,18 @@ def test_fish_completion_lists_commands(init_dir: Path, project: Path) -> None:
     assert result.returncode == 0, result.stderr
     offered = {line.split("\t")[0] for line in result.stdout.splitlines()}
     assert {"explain", "run", "init", "list", "show", "kb"} <= offered
+
+
+@pytest.mark.parametrize("args", [["bash"], ["zsh", "--wrap-python"], ["--wrap-python", "fish"]])
+def test_fast_init_prints_what_the_full_cli_prints(args: list[str]) -> None:
+    """`gradexplain init SHELL` skips the CLI framework (an rc file may eval it at every
+    shell start); it must print exactly what the command line interface prints."""
+    import subprocess
+    import sys
+
+    fast = subprocess.run([GRADEXPLAIN, "init", *args], capture_output=True, text=True,
+                          timeout=60)
+    full = subprocess.run([sys.executable, "-c", "from gradexplain.cli import main; main()",
+                           "init", *args], capture_output=True, text=True, timeout=60)
+    assert fast.returncode == full.returncode == 0
+    assert fast.stdout == full.stdout and "gx" in fast.stdout
