@@ -1,9 +1,10 @@
 """`gradexplain hook enable|disable|status`: the excepthook for every Python process of an
 environment, installed as a .pth file in its site-packages.
 
-The .pth line runs at every interpreter start, so it only imports gradexplain.autohook
-(which imports nothing else) and swallows every error: a later `pip uninstall gradexplain`
-must not make every Python start print a traceback.
+The .pth line runs at every interpreter start, so it imports nothing: it installs a stub
+hook that imports gradexplain.autohook only when an uncaught exception happens (and falls
+back to the previous hook if that fails: a later `pip uninstall gradexplain` must not
+make a crash print a second traceback).
 """
 
 from __future__ import annotations
@@ -13,8 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PTH_NAME = "gradexplain-hook.pth"
-PTH_LINE = ('import sys; exec("try:\\n import gradexplain.autohook as h\\n h.from_pth()\\n'
-            'except Exception:\\n pass")\n')
+# Runs at every start: defines the hook without importing anything (gradexplain included)
+# until an uncaught exception, and falls back to the previous hook if gradexplain is gone.
+STUB = """\
+if os.environ.get("GRADEXPLAIN", "1") != "0" and not getattr(sys.excepthook, "gradexplain", 0):
+    def _gradexplain_hook(kind, error, tb, previous=sys.excepthook):
+        try:
+            from gradexplain.autohook import after_traceback
+        except Exception:
+            return previous(kind, error, tb)
+        after_traceback(previous, kind, error, tb)
+    _gradexplain_hook.gradexplain = True
+    sys.excepthook = _gradexplain_hook
+"""
+PTH_LINE = f"import os, sys; exec({STUB!r})\n"
 
 
 @dataclass(frozen=True)
