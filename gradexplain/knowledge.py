@@ -70,21 +70,35 @@ def search_dirs(extra: Sequence[str] = ()) -> list[Path]:
     return [builtin_dir(), *(Path(p) for p in from_env), *(Path(p) for p in extra)]
 
 
-def load(dirs: Sequence[Path]) -> KnowledgeBase:
-    """Load every entry; a broken entry is reported in `problems`, never fatal."""
+def load(dirs: Sequence[Path], use_cache: bool = True) -> KnowledgeBase:
+    """Load every entry; a broken entry is reported in `problems`, never fatal. Entries
+    read and validated before are taken from the cache (see kbcache) unless it is off."""
+    from gradexplain.kbcache import EntryCache, cache_dir, file_key
+
+    cache = EntryCache(cache_dir() if use_cache else None)
     by_id: dict[str, Entry] = {}
     problems: list[str] = []
+    used: set[str] = set()
     for directory in dirs:
         if not directory.is_dir():
             problems.append(f"{directory}: not a directory")
             continue
         for path in entry_files(directory):
+            family = family_of(path, directory)
+            cached = cache.get(path)
             try:
-                entry = load_entry(path, family=family_of(path, directory))
+                if cached is not None:
+                    entry = parse_entry(cached, path, family, validated=True)
+                else:
+                    data = read_yaml(path)
+                    entry = parse_entry(data, path, family)
+                    cache.put(path, data)
             except EntryError as error:
                 problems.append(str(error))
                 continue
+            used.add(file_key(path) or "")
             by_id[entry.id] = entry
+    cache.save(used)
     return KnowledgeBase(tuple(by_id.values()), tuple(problems))
 
 
@@ -98,6 +112,10 @@ def family_of(path: Path, root: Path) -> str:
 
 
 def load_entry(path: Path, family: str = "general") -> Entry:
+    return parse_entry(read_yaml(path), path, family)
+
+
+def read_yaml(path: Path) -> Any:
     import yaml
 
     try:
@@ -108,11 +126,12 @@ def load_entry(path: Path, family: str = "general") -> Entry:
         raise EntryError(f"{path}: cannot read: {error}") from None
     except yaml.YAMLError as error:
         raise EntryError(f"{path}: not valid YAML: {one_line(str(error))}") from None
-    return parse_entry(data, path, family)
+    return data
 
 
-def parse_entry(data: Any, path: Path, family: str) -> Entry:
-    check = Checker(path)
+def parse_entry(data: Any, path: Path, family: str, validated: bool = False) -> Entry:
+    """The entry in `data`; `validated` data (from the cache) skips compiling its regexes."""
+    check = Checker(path, validated)
     if not isinstance(data, dict):
         check.fail("", "the file must hold a mapping of fields")
     unknown = sorted(set(data) - set(KNOWN))
@@ -176,8 +195,9 @@ def parse_raised_in(check: Checker, data: dict[str, Any]) -> RaisedIn | None:
 class Checker:
     """Field readers that raise EntryError naming the file and the field path."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, validated: bool = False) -> None:
         self.path = path
+        self.validated = validated
 
     def fail(self, field: str, problem: str) -> None:
         where = f"{self.path}: {field}: " if field else f"{self.path}: "
@@ -206,6 +226,8 @@ class Checker:
         return [str(v) for v in value]
 
     def regex(self, value: str, field: str) -> str:
+        if self.validated:
+            return value
         try:
             re.compile(value)
         except re.error as error:
