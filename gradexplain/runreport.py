@@ -72,18 +72,17 @@ def explained(text: str) -> Report:
     return explain(text, app.load_knowledge([], sys.stderr).entries)
 
 
-def show(report: Report, heading: str, stream: TextIO | None = None) -> bool:
+def show(report: Report, heading: str, stream: TextIO | None = None) -> None:
     """The explanation on `stream` (stderr), after a blank line and the heading; nothing
-    when the knowledge base explains nothing. True when something was shown."""
+    when the knowledge base explains nothing."""
     if report.primary is None:
-        return False
+        return
     from gradexplain import app
     from gradexplain.document import build_document
 
     out = stream or sys.stderr
     print("\n" + heading if heading else "", file=out)
     app.emit(build_document(report), app.Output("text", "auto", None, out))
-    return True
 
 
 def attach_facts(report: Report, live: dict[str, Any]) -> Report:
