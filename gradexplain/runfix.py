@@ -10,12 +10,17 @@ with the copy (the files on disk are untouched), and reports the gradients that 
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import tokenize
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +168,7 @@ class FixSession:
         if not text:
             return None
         kb = app.load_knowledge([], sys.stderr)
-        report = attach_facts(explain(text, kb.entries), result.report.get("facts") or {})
+        report = attach_facts(explain(text, kb), result.report.get("facts") or {})
         self.last_report = report
         if report.primary is None:
             return None
@@ -306,40 +311,162 @@ def unified_diff(path: str, old: str, new: str) -> str:
 
 
 def read_text(path: str) -> str | None:
+    """The script's text as Python reads it: decoded per PEP 263 (coding cookie, UTF-8 BOM)
+    with universal newlines; None where Python could not read it either."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text, _ = decode_source(Path(path).read_bytes())
+    except (OSError, SyntaxError, UnicodeDecodeError):  # SyntaxError: a bad coding cookie
         return None
+    return universal_newlines(text)
+
+
+def decode_source(data: bytes) -> tuple[str, str]:
+    """The text with its line endings untouched, and the encoding to write it back in
+    ('utf-8-sig' where there is a BOM, so that encoding keeps it)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding), encoding
+
+
+def universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class WriteError(app.UsageError):
+    """A fix that was not written; the user's file is as it was. One line, not a traceback:
+    the cause is their file or file system (permissions, encoding), which they can correct."""
 
 
 def write_with_backup(path: Path, source: str, suffix: str) -> Path:
-    """Keep the original as PATH+suffix (never over an existing backup), then replace the
-    file atomically: a temporary file in the same folder, fsync, rename."""
-    backup = path.with_name(path.name + suffix)
-    number = 1
-    while backup.exists():
-        backup = path.with_name(f"{path.name}{suffix}.{number}")
-        number += 1
-    original = path.read_bytes()
-    mode = path.stat().st_mode
-    with open(backup, "xb") as handle:
-        handle.write(original)
-        handle.flush()
-        os.fsync(handle.fileno())
-    newline = "\r\n" if b"\r\n" in original else "\n"
-    data = source.replace("\r\n", "\n").replace("\n", newline).encode("utf-8")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Keep a copy of the original as TARGET+suffix (TARGET+suffix.N if that exists), then
+    replace TARGET's content, where TARGET is PATH with symlinks resolved (a link keeps
+    pointing to the changed file). Each step writes a complete, synced file under a
+    temporary name in the same folder and only then names it, so a kill at any moment
+    leaves the original or the whole new file, and no partial backup."""
+    target = path.resolve()
+    try:
+        original = target.read_bytes()
+        mode = stat.S_IMODE(target.stat().st_mode)
+        data = encode_like(target, source, original)
+        backup = keep_backup(target, original, mode, suffix)
+        replace_content(target, data, mode)
+    except OSError as error:
+        raise WriteError(f"{target}: not written ({error.strerror or error}); "
+                         "the file is unchanged") from error
+    return backup
+
+
+def encode_like(target: Path, source: str, original: bytes) -> bytes:
+    """SOURCE in the original's encoding and line endings. Refused when the result would not
+    read back as SOURCE (a character the encoding lacks, a changed coding cookie): a file
+    Python cannot read is worse than an unapplied fix."""
+    try:
+        text, encoding = decode_source(original)
+        data = with_line_endings(source, text).encode(encoding)
+        if universal_newlines(decode_source(data)[0]) != universal_newlines(source):
+            raise UnicodeError("its coding declaration does not match its text any more")
+    except (SyntaxError, UnicodeError) as error:
+        raise WriteError(f"{target}: not written: the fixed source cannot be saved in the "
+                         f"file's encoding ({error}); the file is unchanged") from error
+    return data
+
+
+LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|)")
+
+
+def split_lines(text: str) -> list[tuple[str, str]]:
+    """(body, ending) pairs. Only CR LF, CR and LF end a line, as for Python's tokenizer
+    (str.splitlines also splits at form feeds and U+2028, which can be inside a line)."""
+    return [(match[1], match[2]) for match in LINE_RE.finditer(text) if match[0]]
+
+
+def with_line_endings(source: str, original: str) -> str:
+    """SOURCE with each line's ending taken from the line it matches or replaces in ORIGINAL,
+    and new lines ending as most of ORIGINAL's do: a file with mixed endings changes only
+    where the fix did. A last line without a newline keeps having none, as SOURCE has it."""
+    old, new = split_lines(original), split_lines(source)
+    counts = Counter(ending for _, ending in old if ending)
+    usual = counts.most_common(1)[0][0] if counts else "\n"
+    endings = [usual if ending else "" for _, ending in new]
+    matcher = difflib.SequenceMatcher(None, [body for body, _ in old], [body for body, _ in new])
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag in ("equal", "replace"):
+            for before, after in zip(range(old_start, old_end), range(new_start, new_end),
+                                     strict=False):  # a replaced block may grow or shrink
+                if old[before][1] and endings[after]:
+                    endings[after] = old[before][1]
+    return "".join(body + ending for (body, _), ending in zip(new, endings, strict=True))
+
+
+def keep_backup(target: Path, original: bytes, mode: int, suffix: str) -> Path:
+    """Name a complete copy of the original with the first free backup name; an existing
+    backup is never replaced (it may be the only copy of an earlier original)."""
+    temporary = write_temporary(target, original, mode)
+    number = 0
+    backup = target.with_name(target.name + suffix)
+    try:
+        while not link_if_new(temporary, backup):
+            number += 1
+            backup = target.with_name(f"{target.name}{suffix}.{number}")
+    finally:
+        temporary.unlink(missing_ok=True)
+    return backup
+
+
+def link_if_new(temporary: Path, name: Path) -> bool:
+    """Give TEMPORARY's file the name NAME too, or False when NAME exists. A hard link fails
+    atomically on an existing name; where the file system has no hard links, a rename after
+    a check (a race only with another writer picking the same backup name at once)."""
+    try:
+        os.link(temporary, name)
+    except FileExistsError:
+        return False
+    except OSError:
+        if os.path.lexists(name):
+            return False
+        os.rename(temporary, name)
+    return True
+
+
+def replace_content(target: Path, data: bytes, mode: int) -> None:
+    temporary = write_temporary(target, data, mode)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_folder(target.parent)
+
+
+def write_temporary(target: Path, data: bytes, mode: int) -> Path:
+    """DATA, synced to disk, in a new hidden file beside TARGET (the same file system, so
+    that naming it is atomic), with TARGET's mode (the executable bit included)."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode & 0o7777)
-        os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
-    return backup
+    return temporary
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the new name durable too; some file systems cannot sync a folder, and the
+    content is already safe by then, so a failure here is not one of the write's."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def say(text: str) -> None:
