@@ -35,7 +35,7 @@ def report_for_text(text: str | bytes, kb_dirs: Sequence[str] = ()) -> Report:
     from gradexplain.explain import explain
 
     kb = knowledge.load(knowledge.search_dirs(kb_dirs))
-    return explain(text, kb.entries)
+    return explain(text, kb)
 
 
 def report_for_exception(error: BaseException, kb_dirs: Sequence[str] = ()) -> Report:

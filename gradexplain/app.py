@@ -9,7 +9,6 @@ Exit statuses (documented in README and `--help`):
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import shutil
 import sys
@@ -25,6 +24,8 @@ EXPLAINED, NOT_EXPLAINED, FAILURE = 0, 1, 2
 FORMATS = ("text", "markdown", "json")
 COLORS = ("auto", "always", "never")
 DEFAULT_WIDTH = 88
+WIDTHS = range(40, 401)  # --width
+DEFAULT_MAX_BYTES = "4G"  # about 20 s of scanning; the last 4 GiB of a bigger file
 
 
 class UsageError(Exception):
@@ -61,6 +62,44 @@ def is_terminal(stream: TextIO | BinaryIO) -> bool:
         return False
 
 
+def guarded(command: Callable[[], int]) -> int:
+    """Run a command and return its exit status; whatever goes wrong becomes one line on
+    stderr, never a traceback of ours."""
+    try:
+        status = command()
+        sys.stdout.flush()
+    except UsageError as error:
+        print(f"gradexplain: error: {error}", file=sys.stderr)
+        status = FAILURE
+    except BrokenPipeError:
+        status = EXPLAINED
+        silence_stdout()
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as error:  # noqa: BLE001 - the promise is: never a traceback
+        print(f"gradexplain: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        status = FAILURE
+    return status
+
+
+def silence_stdout() -> None:
+    """After the reader of a pipe went away, flushing at exit must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def tolerant_streams() -> None:
+    """A log can hold any character; a terminal or file in a narrow encoding must not turn
+    that into a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def load_knowledge(kb_dirs: Sequence[str], stderr: TextIO) -> knowledge.KnowledgeBase:
     """The knowledge base; a broken user entry is a warning, not a failure."""
     for path in kb_dirs:
@@ -78,39 +117,116 @@ def open_input(path: str | None, stdin: BinaryIO) -> BinaryIO:
     file = Path(path)
     if file.is_dir():
         raise UsageError(f"{path}: is a directory; give a log file, or '-' for standard input")
+    if not file.exists():
+        raise UsageError(f"{path}: cannot read: no such file")
     try:
         handle = file.open("rb")
     except OSError as error:
         raise UsageError(f"{path}: cannot read: {error.strerror or error}") from None
     if handle.read(2) == b"\x1f\x8b":  # a gzipped log
+        import gzip
+
         handle.close()
         return gzip.open(file, "rb")  # type: ignore[return-value]
     handle.seek(0)
     return handle
 
 
-def read_chunks(handle: BinaryIO, name: str) -> Iterator[bytes]:
+def parse_size(text: str) -> int:
+    """`--max-bytes` values: a number of bytes with an optional K, M or G (powers of 1024);
+    0 means no limit."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = text.strip().upper().rstrip("IB") or "x", ""
+    if number[-1:] in units:
+        number, unit = number[:-1], number[-1]
+    if not number.isdigit():
+        raise UsageError(f"--max-bytes {text!r}: use a number of bytes, e.g. 500M or 2G "
+                         "(0: no limit)")
+    return int(number) * units[unit]
+
+
+def read_chunks(handle: BinaryIO, name: str, max_bytes: int,
+                stderr: TextIO) -> Iterator[bytes]:
+    """The input, at most `max_bytes` of it: a regular file is read from its last
+    `max_bytes` (the error that ended a run is near its end); a pipe is scanned up to the
+    limit and then drained, keeping its last part to scan, so that the program writing
+    into it is never cut off. A note on stderr says what was skipped."""
     from gradexplain.parser import CHUNK_SIZE
 
     try:
+        size = regular_file_size(handle)
+        if max_bytes and size > max_bytes:
+            handle.seek(size - max_bytes)
+            note(stderr, f"{name}: read its last {human(max_bytes)} of {human(size)} "
+                         "(--max-bytes)")
+            yield b"\n"  # the first line read is likely cut: start it afresh
+        read = 0
         while chunk := handle.read(CHUNK_SIZE):
+            read += len(chunk)
+            if max_bytes and read > max_bytes and not size:
+                yield from drain_keeping_tail(handle, chunk, name, read, max_bytes, stderr)
+                return
             yield chunk
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, ValueError) as error:
         raise UsageError(f"{name}: cannot read: {error}") from None
 
 
+def regular_file_size(handle: BinaryIO) -> int:
+    """The size of a plain file read directly (not gzip, not a pipe), else 0."""
+    import io
+    import stat
+
+    if not isinstance(handle, io.BufferedReader):
+        return 0
+    status = os.fstat(handle.fileno())
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0
+
+
+def drain_keeping_tail(handle: BinaryIO, chunk: bytes, name: str, read: int, max_bytes: int,
+                       stderr: TextIO) -> Iterator[bytes]:
+    """Read a pipe to its end after the limit, keeping only its last part (a tenth of the
+    limit, at most 16 MiB), which is then scanned after a line break."""
+    from collections import deque
+
+    keep = min(max_bytes // 10, 16 << 20) or 1
+    tail: deque[bytes] = deque([chunk])
+    kept = len(chunk)
+    while more := handle.read(1 << 20):
+        read += len(more)
+        tail.append(more)
+        kept += len(more)
+        while kept - len(tail[0]) >= keep:
+            kept -= len(tail.popleft())
+    note(stderr, f"{name}: scanned its first {human(max_bytes)} and last {human(kept)} of "
+                 f"{human(read)} (--max-bytes)")
+    yield b"\n"
+    yield from tail
+
+
+def note(stderr: TextIO, text: str) -> None:
+    print(f"gradexplain: note: {text}", file=stderr)
+
+
+def human(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def explain_command(path: str | None, output: Output, kb_dirs: Sequence[str],
-                    stdin: BinaryIO, stderr: TextIO) -> int:
+                    stdin: BinaryIO, stderr: TextIO, max_bytes: str = DEFAULT_MAX_BYTES) -> int:
     from gradexplain.explain import explain
     from gradexplain.render import render_json
 
+    limit = parse_size(max_bytes)
     if (path is None or path == "-") and is_terminal(stdin):
         raise UsageError("no input: pipe a log into 'gradexplain explain' or give a file, "
                          "e.g. python train.py 2>&1 | gradexplain explain")
     kb = load_knowledge(kb_dirs, stderr)
     handle = open_input(path, stdin)
     try:
-        report = explain(read_chunks(handle, path or "<stdin>"), kb.entries)
+        report = explain(read_chunks(handle, path or "<stdin>", limit, stderr), kb)
     finally:
         if handle is not stdin:
             handle.close()

@@ -37,7 +37,7 @@ SitePackagesOption = Annotated[str | None, typer.Option(
     "--site-packages", metavar="DIR",
     help="The site-packages folder to use (default: this environment's).")]
 WidthOption = Annotated[int | None, typer.Option(
-    "--width", min=40, max=400, help="Wrap text output at this width.")]
+    "--width", min=min(app.WIDTHS), max=max(app.WIDTHS), help="Wrap text output at this width.")]
 
 
 def version_callback(value: bool) -> None:
@@ -70,13 +70,18 @@ def explain(
     color: ColorOption = "auto",
     width: WidthOption = None,
     kb: KbOption = [],  # noqa: B006 - typer needs a literal default
+    max_bytes: Annotated[str, typer.Option(
+        "--max-bytes", metavar="SIZE",
+        help="Read at most this much (K, M, G suffixes; 0: no limit): the last part of a "
+             "bigger file; from a pipe, its first part and its end. A note says what was "
+             "skipped.")] = app.DEFAULT_MAX_BYTES,
 ) -> None:
     """Find the autograd error in a traceback or log and explain it.
 
     Example: python train.py 2>&1 | gradexplain explain
     """
     finish(lambda: app.explain_command(path, output_for(fmt, color, width), kb,
-                                       sys.stdin.buffer, sys.stderr))
+                                       sys.stdin.buffer, sys.stderr, max_bytes))
 
 
 @cli.command(context_settings={"allow_interspersed_args": False,
@@ -201,39 +206,9 @@ def hook_status(site_packages: SitePackagesOption = None) -> None:
 
 def finish(command: Callable[[], int]) -> NoReturn:
     """Run a command and exit with its status; no traceback of ours reaches the user."""
-    try:
-        status = command()
-        sys.stdout.flush()
-    except app.UsageError as error:
-        print(f"gradexplain: error: {error}", file=sys.stderr)
-        status = app.FAILURE
-    except BrokenPipeError:
-        status = app.EXPLAINED
-        silence_stdout()
-    except KeyboardInterrupt:
-        status = 130
-    except Exception as error:  # noqa: BLE001 - the promise is: never a traceback
-        print(f"gradexplain: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        status = app.FAILURE
-    raise typer.Exit(status)
-
-
-def silence_stdout() -> None:
-    """After the reader of a pipe went away, flushing at exit must not fail again."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    raise typer.Exit(app.guarded(command))
 
 
 def main() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        # a log can hold any character; a terminal or file in a narrow encoding must not
-        # turn that into a crash
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="replace")
+    app.tolerant_streams()
     cli(prog_name="gradexplain")

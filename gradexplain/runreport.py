@@ -69,7 +69,7 @@ def explained(text: str) -> Report:
     from gradexplain import app
     from gradexplain.explain import explain
 
-    return explain(text, app.load_knowledge([], sys.stderr).entries)
+    return explain(text, app.load_knowledge([], sys.stderr))
 
 
 def show(report: Report, heading: str, stream: TextIO | None = None) -> None:
