@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gradexplain.frames import pick_user_frame, user_flags
+from gradexplain.knowledge import KnowledgeBase
 from gradexplain.matcher import match_traceback
 from gradexplain.model import Analysis, Entry, Report, Traceback
 from gradexplain.parser import Source, scan
@@ -13,9 +14,12 @@ from gradexplain.ranks import elastic_tracebacks, first_of_group, group_ranks
 MAX_EARLIER_WARNINGS = 32  # a gated pattern looks this far back
 
 
-def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True) -> Report:
+def explain(source: Source, entries: KnowledgeBase | Sequence[Entry],
+            read_source: bool = True) -> Report:
     """Explain the tracebacks in `source`; when none of them is explained, lone error lines
     (`RuntimeError: ...` printed by a logger) are tried instead."""
+    if not isinstance(entries, KnowledgeBase):
+        entries = KnowledgeBase.of(entries)
     found = scan(source)
     tracebacks = found.tracebacks + elastic_tracebacks(found.error_files, found.tracebacks)
     fallback = found.fallback
@@ -27,7 +31,7 @@ def explain(source: Source, entries: tuple[Entry, ...], read_source: bool = True
     return report
 
 
-def analyse(tracebacks: Sequence[Traceback], entries: tuple[Entry, ...],
+def analyse(tracebacks: Sequence[Traceback], entries: KnowledgeBase,
             read_source: bool = True, root_rank: str | None = None) -> Report:
     analyses = []
     warnings: list[str] = []

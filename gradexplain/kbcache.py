@@ -1,15 +1,20 @@
-"""A cache of knowledge entries already read and validated, so that `explain` does not
-parse 50 YAML files and compile 700 regexes on every run.
+"""A cache of knowledge entries already read and validated, so that `explain` neither parses
+YAML nor compiles regexes for entries that cannot match.
 
-Each entry's plain data is stored under its file's path, size and modification time, in
-one JSON file (never pickle: the cache folder is just a folder, and loading it must not
-run code). The cache is dropped whole when gradexplain or its validation code changes. It
-is best effort: an unreadable, corrupt or unwritable cache only costs the time it saves.
-`GRADEXPLAIN_CACHE` names its folder; `GRADEXPLAIN_CACHE=0` turns it off.
+The cache folder holds an index and one body per entry file. The index maps each entry
+file (its path, size and modification time) to what rules the entry out cheaply: its
+exception types and, per message pattern, a literal that every match contains. `explain`
+reads only the index and, for the few entries that could match, their bodies: the time it
+takes grows little with the number of entries. Everything is JSON, never pickle: the cache
+folder is just a folder, and loading it must not run code. The cache is dropped whole when
+gradexplain or its validation code changes. It is best effort: an unreadable, corrupt or
+unwritable cache only costs the time it saves. `GRADEXPLAIN_CACHE` names its folder;
+`GRADEXPLAIN_CACHE=0` turns it off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,7 +23,10 @@ from typing import Any
 from gradexplain import __version__
 
 CACHE_VAR = "GRADEXPLAIN_CACHE"
-FILE_NAME = "knowledge-v1.json"
+FILE_NAME = "knowledge-v2.json"
+BODIES = "entries"
+# the code whose checks a cached entry has passed: a change to any of them re-validates
+VALIDATORS = ("knowledge.py", "regexcheck.py", "codeflow.py", "fixes/__init__.py")
 
 
 def cache_dir() -> Path | None:
@@ -32,67 +40,99 @@ def cache_dir() -> Path | None:
 
 
 def stamp() -> str:
-    """What the cached data depends on besides the entry files: this version of the
-    loader that validated them."""
-    loader = Path(__file__).with_name("knowledge.py")
-    try:
-        return f"{__version__}:{loader.stat().st_mtime_ns}"
-    except OSError:
-        return __version__
+    """What the cached data depends on besides the entry files: this version of the code
+    that validated them."""
+    here = Path(__file__).parent
+    times = []
+    for name in VALIDATORS:
+        try:
+            times.append(str((here / name).stat().st_mtime_ns))
+        except OSError:
+            times.append("-")
+    return ":".join([__version__, *times])
 
 
-def file_key(path: Path) -> str | None:
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return f"{path.resolve()}:{status.st_size}:{status.st_mtime_ns}"
+def body_name(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24] + ".json"
 
 
 class EntryCache:
+    """The index in memory; bodies are read on demand and written on `save`."""
+
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.stamp = stamp()
-        self.entries: dict[str, Any] = {}
-        self.changed = False
+        self.index: dict[str, Any] = {}
+        self.new_bodies: dict[str, Any] = {}
         if folder is not None:
-            self.entries = self.read(folder / FILE_NAME)
+            self.index = self.read_index(folder / FILE_NAME)
 
-    def read(self, file: Path) -> dict[str, Any]:
+    def read_index(self, file: Path) -> dict[str, Any]:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict) or data.get("stamp") != self.stamp:
             return {}
-        entries = data.get("entries")
-        return entries if isinstance(entries, dict) else {}
+        files = data.get("files")
+        return files if isinstance(files, dict) else {}
 
-    def get(self, path: Path) -> Any:
-        key = file_key(path)
-        return self.entries.get(key) if key is not None and self.folder else None
+    def lookup(self, key: str) -> Any:
+        """The index record cached for the entry file `key`, or None."""
+        return self.index.get(key) if self.folder is not None else None
 
-    def put(self, path: Path, data: Any) -> None:
-        key = file_key(path)
-        if key is None or self.folder is None:
+    def body(self, key: str) -> Any:
+        """The validated data of the entry file `key`, or None when it cannot be read."""
+        if key in self.new_bodies:
+            return self.new_bodies[key]
+        if self.folder is None:
+            return None
+        try:
+            return json.loads((self.folder / BODIES / body_name(key)).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, record: Any, data: Any) -> None:
+        if self.folder is None:
             return
         try:
             json.dumps(data)
         except (TypeError, ValueError):
             return  # YAML gave something JSON cannot hold: read it from YAML each time
-        self.entries[key] = data
-        self.changed = True
+        self.index[key] = record
+        self.new_bodies[key] = data
 
-    def save(self, keep: set[str]) -> None:
-        """Write the entries still in use (atomically; failures are ignored)."""
-        if self.folder is None or not self.changed:
+    def save(self, used: set[str]) -> None:
+        """Write new bodies, then the index (atomically; failures are ignored). Records of
+        files not loaded this time stay while the file exists unchanged (another command
+        may load other folders); bodies no longer indexed are removed."""
+        if self.folder is None or not self.new_bodies:
             return
-        kept = {key: value for key, value in self.entries.items() if key in keep}
+        used_paths = {path_of(key) for key in used}
+        kept = {key: value for key, value in self.index.items()
+                if key in used or (path_of(key) not in used_paths
+                                   and os.path.exists(path_of(key)))}
+        bodies = self.folder / BODIES
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.folder / f".{FILE_NAME}.{os.getpid()}"
-            temporary.write_text(json.dumps({"stamp": self.stamp, "entries": kept}),
-                                 encoding="utf-8")
-            temporary.replace(self.folder / FILE_NAME)
+            bodies.mkdir(parents=True, exist_ok=True)
+            for key, data in self.new_bodies.items():
+                if key in kept:
+                    atomic_write(bodies / body_name(key), json.dumps(data))
+            atomic_write(self.folder / FILE_NAME,
+                         json.dumps({"stamp": self.stamp, "files": kept}))
+            wanted = {body_name(key) for key in kept}
+            for old in bodies.iterdir():
+                if old.name not in wanted and not old.name.startswith("."):
+                    old.unlink()
         except OSError:
             pass
+
+
+def path_of(key: str) -> str:
+    return key.rsplit(":", 2)[0]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)

@@ -11,8 +11,9 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradexplain.model import (
     AutoFix,
@@ -25,6 +26,9 @@ from gradexplain.model import (
     RaisedIn,
     Rewrite,
 )
+
+if TYPE_CHECKING:
+    from gradexplain.kbcache import EntryCache
 
 ENV_VAR = "GRADEXPLAIN_KB"
 EVIDENCE_KINDS = ("code", "source", "message", "warning")
@@ -48,13 +52,77 @@ class EntryError(Exception):
     """A knowledge entry that cannot be used; the text names the file and the field."""
 
 
-@dataclass(frozen=True)
+class EntryRef:
+    """An entry known by what rules it out without building it: its exception types, and
+    for each message pattern a literal every match contains (None where none could be
+    proven). It is built on first use. Plain slots, since a large knowledge base makes
+    thousands of these on every run."""
+
+    __slots__ = ("id", "exceptions", "literals", "build", "built")
+
+    def __init__(self, entry_id: str, exceptions: Sequence[str],
+                 literals: Sequence[str | None], build: Callable[[], Entry]) -> None:
+        self.id = entry_id
+        self.exceptions = exceptions
+        self.literals = literals
+        self.build = build
+        self.built: Entry | None = None
+
+    @classmethod
+    def of(cls, entry: Entry, literals: Sequence[str | None] | None = None) -> EntryRef:
+        """An entry already built (`literals` overrides those computed from it)."""
+        if literals is None:
+            literals = tuple(literal_of(p.regex) for p in entry.patterns)
+        ref = cls(entry.id, entry.exceptions, literals, lambda: entry)
+        ref.built = entry
+        return ref
+
+    def entry(self) -> Entry:
+        if self.built is None:
+            self.built = self.build()
+        return self.built
+
+
+@lru_cache(maxsize=8192)
+def literal_of(regex: str) -> str | None:
+    from gradexplain.regexcheck import required_literal
+
+    return required_literal(regex)
+
+
 class KnowledgeBase:
-    entries: tuple[Entry, ...]
-    problems: tuple[str, ...] = ()
+    """The entries, each built only when needed: `select` looks at the refs alone, so the
+    cost of explaining grows little with the number of entries."""
+
+    def __init__(self, refs: Sequence[EntryRef], problems: Sequence[str] = ()) -> None:
+        self.refs = tuple(refs)
+        self.problems = tuple(problems)
+        self.by_exception: dict[str, list[EntryRef]] | None = None
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry]) -> KnowledgeBase:
+        return cls([EntryRef.of(entry) for entry in entries])
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(ref.entry() for ref in self.refs)
+
+    def raising(self, admits: Callable[[str], bool]) -> list[EntryRef]:
+        """The refs that name an exception type `admits` accepts: a few lookups per type
+        rather than a test per entry."""
+        if self.by_exception is None:
+            self.by_exception = {}
+            for ref in self.refs:
+                for name in ref.exceptions:
+                    self.by_exception.setdefault(name, []).append(ref)
+        chosen: dict[int, EntryRef] = {}
+        for name, refs in self.by_exception.items():
+            if admits(name):
+                chosen.update((id(ref), ref) for ref in refs)
+        return list(chosen.values())
 
     def get(self, entry_id: str) -> Entry | None:
-        return next((e for e in self.entries if e.id == entry_id), None)
+        return next((ref.entry() for ref in self.refs if ref.id == entry_id), None)
 
 
 def builtin_dir() -> Path:
@@ -71,44 +139,92 @@ def search_dirs(extra: Sequence[str] = ()) -> list[Path]:
 
 
 def load(dirs: Sequence[Path], use_cache: bool = True) -> KnowledgeBase:
-    """Load every entry; a broken entry is reported in `problems`, never fatal. Entries
-    read and validated before are taken from the cache (see kbcache) unless it is off."""
-    from gradexplain.kbcache import EntryCache, cache_dir, file_key
+    """Every entry; a broken entry is reported in `problems`, never fatal. Entries read and
+    validated before are taken from the cache (see kbcache) unless it is off; they are
+    built when first used."""
+    from gradexplain.kbcache import EntryCache, cache_dir
 
     cache = EntryCache(cache_dir() if use_cache else None)
-    by_id: dict[str, Entry] = {}
+    by_id: dict[str, EntryRef] = {}
     problems: list[str] = []
     used: set[str] = set()
     for directory in dirs:
         if not directory.is_dir():
             problems.append(f"{directory}: not a directory")
             continue
-        for path in entry_files(directory):
-            family = family_of(path, directory)
-            cached = cache.get(path)
+        root = os.path.realpath(directory)
+        for path, status in entry_files_with_status(root):
+            key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
             try:
-                if cached is not None:
-                    entry = parse_entry(cached, path, family, validated=True)
-                else:
-                    data = read_yaml(path)
-                    entry = parse_entry(data, path, family)
-                    cache.put(path, data)
+                ref = cached_ref(cache, key, path, root) or fresh_ref(cache, key, path, root)
             except EntryError as error:
                 problems.append(str(error))
                 continue
-            used.add(file_key(path) or "")
-            by_id[entry.id] = entry
+            used.add(key)
+            by_id[ref.id] = ref
     cache.save(used)
-    return KnowledgeBase(tuple(by_id.values()), tuple(problems))
+    return KnowledgeBase(list(by_id.values()), problems)
+
+
+def cached_ref(cache: EntryCache, key: str, path: str, root: str) -> EntryRef | None:
+    """The entry as the cache knows it; its body is read when the entry is first used (and
+    read from YAML again, validated, should the body have gone)."""
+    record = cache.lookup(key)
+    if record is None:
+        return None
+
+    def build() -> Entry:
+        data = cache.body(key)
+        family = family_of(path, root)
+        if data is None:
+            return load_entry(Path(path), family)
+        return parse_entry(data, Path(path), family, validated=True)
+
+    try:
+        entry_id, exceptions, literals = record
+    except (TypeError, ValueError):
+        return None
+    return EntryRef(entry_id, exceptions, literals, build)
+
+
+def fresh_ref(cache: EntryCache, key: str, path: str, root: str) -> EntryRef:
+    data = read_yaml(Path(path))
+    entry = parse_entry(data, Path(path), family_of(path, root))
+    ref = EntryRef.of(entry)
+    cache.put(key, [ref.id, list(ref.exceptions), list(ref.literals)], data)
+    return ref
 
 
 def entry_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    return [Path(path) for path, _ in entry_files_with_status(os.path.realpath(directory))]
 
 
-def family_of(path: Path, root: Path) -> str:
-    parent = path.parent
-    return parent.name if parent != root else "general"
+def entry_files_with_status(root: str) -> list[tuple[str, os.stat_result]]:
+    """The YAML files under the folder `root` (sorted) with their stat results, from one
+    walk: this runs on every explain, for every entry."""
+    found: list[tuple[str, os.stat_result]] = []
+    pending = [root]
+    seen = set(pending)  # a symlink loop must not walk forever
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as listing:
+                for item in listing:
+                    if item.name.endswith((".yaml", ".yml")) and item.is_file():
+                        found.append((item.path, item.stat()))
+                    elif item.is_dir():
+                        real = os.path.realpath(item.path)
+                        if real not in seen:
+                            seen.add(real)
+                            pending.append(item.path)
+        except OSError:
+            continue
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def family_of(path: str, root: str) -> str:
+    parent = os.path.dirname(path)
+    return os.path.basename(parent) if parent != root else "general"
 
 
 def load_entry(path: Path, family: str = "general") -> Entry:
@@ -130,7 +246,8 @@ def read_yaml(path: Path) -> Any:
 
 
 def parse_entry(data: Any, path: Path, family: str, validated: bool = False) -> Entry:
-    """The entry in `data`; `validated` data (from the cache) skips compiling its regexes."""
+    """The entry in `data`; `validated` data (from the cache) skips the costly checks:
+    compiling its regexes, and importing the finders and fixes it names."""
     check = Checker(path, validated)
     if not isinstance(data, dict):
         check.fail("", "the file must hold a mapping of fields")
@@ -226,12 +343,18 @@ class Checker:
         return [str(v) for v in value]
 
     def regex(self, value: str, field: str) -> str:
+        """A regex that compiles and cannot backtrack catastrophically on a hostile log."""
         if self.validated:
             return value
+        from gradexplain.regexcheck import unsafe_reason
+
         try:
             re.compile(value)
         except re.error as error:
             self.fail(field, f"invalid regex {value!r}: {error}")
+        reason = unsafe_reason(value)
+        if reason is not None:
+            self.fail(field, f"unsafe regex {value!r}: {reason}")
         return value
 
     def items(self, data: dict[str, Any], key: str,
@@ -298,10 +421,12 @@ def parse_cause(check: Checker, item: dict[str, Any], prefix: str) -> Cause:
 
 
 def parse_finder(check: Checker, item: dict[str, Any], prefix: str) -> str | None:
+    name = check.optional_text(item, "finder", prefix)
+    if name is None or check.validated:
+        return name
     from gradexplain.codeflow import FINDERS
 
-    name = check.optional_text(item, "finder", prefix)
-    if name is not None and name not in FINDERS:
+    if name not in FINDERS:
         check.fail(prefix + "finder", f"unknown finder {name!r} (known: {', '.join(FINDERS)})")
     return name
 
@@ -332,19 +457,14 @@ def parse_fix(check: Checker, item: dict[str, Any], prefix: str) -> Fix:
 
 
 def parse_auto(check: Checker, item: dict[str, Any], prefix: str) -> AutoFix:
-    from gradexplain.fixes import APPLICABILITY, REGISTRY
-
     auto = item["auto"]
     field = prefix + "auto"
     if not isinstance(auto, dict):
         check.fail(field, "must be a mapping with transformer, applicability and safety")
     name = check.text(auto, "transformer", field + ".")
-    if name not in REGISTRY:
-        check.fail(field + ".transformer", f"no transformer {name!r} (known: "
-                   f"{', '.join(sorted(REGISTRY))})")
     applicability = check.text(auto, "applicability", field + ".")
-    if applicability not in APPLICABILITY:
-        check.fail(field + ".applicability", f"must be one of {', '.join(APPLICABILITY)}")
+    if not check.validated:
+        check_fix_names(check, name, applicability, field)
     args = auto.get("args", {})
     if not isinstance(args, dict):
         check.fail(field + ".args", "must be a mapping")
@@ -352,8 +472,20 @@ def parse_auto(check: Checker, item: dict[str, Any], prefix: str) -> AutoFix:
                    tuple(sorted(args.items())))
 
 
+def check_fix_names(check: Checker, transformer: str, applicability: str, field: str) -> None:
+    from gradexplain.fixes import APPLICABILITY, REGISTRY
+
+    if transformer not in REGISTRY:
+        check.fail(field + ".transformer", f"no transformer {transformer!r} (known: "
+                   f"{', '.join(sorted(REGISTRY))})")
+    if applicability not in APPLICABILITY:
+        check.fail(field + ".applicability", f"must be one of {', '.join(APPLICABILITY)}")
+
+
 def check_replacement(check: Checker, rewrite: Rewrite, field: str) -> None:
     """A replacement naming a group the regex lacks would only fail on a user's code."""
+    if check.validated:
+        return
     groups = set(re.compile(rewrite.find).groupindex)
     for name in re.findall(r"\\g<(\w+)>", rewrite.replace):
         if not name.isdigit() and name not in groups:

@@ -1,7 +1,9 @@
 """Match a parsed traceback against the knowledge base.
 
-The exception type is a cheap pre-filter; then the entry's patterns are searched in a
-bounded window of the message (never the whole log); frame conditions add to the score.
+The exception type and each pattern's required literal are cheap pre-filters, looked up
+in the knowledge base's index, so only the entries that could match are built and their
+regexes compiled; then the entry's patterns are searched in a bounded window of the
+message (never the whole log); frame conditions add to the score.
 A traceback with no exception type (a bare pasted message) can still match, at a lower
 score, since the message alone is weaker evidence.
 """
@@ -9,10 +11,12 @@ score, since the message alone is weaker evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from gradexplain.frames import is_user_file
+from gradexplain.knowledge import KnowledgeBase
 from gradexplain.model import Entry, Frame, Match, Pattern, RaisedIn, Traceback
 
 MESSAGE_WINDOW = 8 * 1024
@@ -38,17 +42,18 @@ def message_forms(message: str) -> tuple[str, ...]:
     return (collapsed,) if joined == collapsed else (collapsed, joined)
 
 
-def match_traceback(tb: Traceback, entries: tuple[Entry, ...],
+def match_traceback(tb: Traceback, entries: KnowledgeBase | Sequence[Entry],
                     earlier_warnings: tuple[str, ...] = ()) -> tuple[Match, ...]:
     """All entries that explain `tb`, best first. `earlier_warnings` are the messages of the
     warnings printed before it, for patterns gated on one."""
     short_type = tb.exception.short_type
     forms = message_forms(tb.exception.message)
+    base = entries if isinstance(entries, KnowledgeBase) else KnowledgeBase.of(entries)
     functions = [f.function for f in tb.frames if f.function]
     gates = Gates(tb.frames[-1].code if tb.frames else None,
                   tuple(" ".join(w[:MESSAGE_WINDOW].split()) for w in earlier_warnings))
     matches = []
-    for entry in entries:
+    for entry in candidates(base, short_type, forms):
         score = type_score(short_type, entry.exceptions)
         if score is None:
             continue
@@ -67,6 +72,30 @@ def match_traceback(tb: Traceback, entries: tuple[Entry, ...],
     warned = [m for m in matches if m.pattern.after_warning is not None]
     specific = [m for m in matches if not m.entry.fallback]
     return tuple(sorted(warned or specific or matches, key=lambda m: (-m.score, m.entry.id)))
+
+
+def candidates(base: KnowledgeBase, short_type: str | None,
+               forms: tuple[str, ...]) -> list[Entry]:
+    """The entries that are not ruled out by their refs alone: those of a fitting exception
+    type, with some pattern's required literal in a message form (or no literal known).
+    Only these are built and have their regexes compiled."""
+    found = []
+    for ref in base.raising(lambda name: type_score(short_type, (name,)) is not None):
+        if could_match(ref.literals, forms):
+            found.append(ref.entry())
+    return found
+
+
+def could_match(literals: Sequence[str | None], forms: tuple[str, ...]) -> bool:
+    if not literals:  # matched by where it was raised, not by a message
+        return True
+    for literal in literals:
+        if literal is None:
+            return True
+        for form in forms:
+            if literal in form:
+                return True
+    return False
 
 
 def type_score(short_type: str | None, exceptions: tuple[str, ...]) -> float | None:
