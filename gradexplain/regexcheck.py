@@ -14,9 +14,9 @@ every match contains, so the matcher can skip a pattern whose text is absent fro
 - A quantified group whose alternatives, as written, start alike (`(a|ab)+`, `(\\w|\\d)+`): the
   parser factors or merges these, but the group loop still takes quadratic time.
 - Three repeats with max > UNBOUNDED over shared characters in one sequence, with nothing
-  between them that the first cannot match, all but the last free to stop anywhere (what
-  follows overlaps them): `.*\\s*.*`, `a.*b.*c.*d`, cubic time. `foo.*bar.*baz` passes (two
-  repeats), as does `[^\\n]*key\\s*=\\s*val` (a fenced `\\s*` stops in one place).
+  between them that the first cannot match and no anchor, all but the last free to stop
+  anywhere (what follows can start another iteration): `.*\\s*.*`, `a.*b.*c.*d`, cubic time.
+  `foo.*bar.*baz` passes (two repeats), as does `[^\\n]*key\\s*=\\s*v` (`\\s*` is fenced).
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ def unsafe_reason(regex: str) -> str | None:
         tree = _parser.parse(regex)
     except (re.error, OverflowError, RecursionError) as error:
         return f"does not compile: {error}"
-    sets, flags = _Sets(tree), tree.state.flags
-    found = _ambiguous(sets, tree, _EMPTY, in_loop=False)
+    pattern, flags = _Pattern(tree), tree.state.flags
+    found = _ambiguous(pattern, tree, _EMPTY, in_loop=False)
     written = () if flags & re.VERBOSE else _written_alternatives(regex)
-    if not found and any(_overlap(sets, alternatives, flags) for alternatives in written):
+    if not found and any(_overlap(pattern, alternatives, flags) for alternatives in written):
         found = _ALTERNATIVES
-    if not found and any(_polynomial(sets, seq) for seq in _sequences(tree)):
+    if not found and any(_polynomial(pattern, seq) for seq in _sequences(tree)):
         found = _POLYNOMIAL
     return found
 
@@ -78,7 +78,7 @@ def required_literal(regex: str) -> str | None:
         tree = _parser.parse(regex)
     except (re.error, OverflowError, RecursionError):
         return None
-    if _Sets(tree).folds:
+    if _Pattern(tree).folds:
         return None
     best = max(_runs(tree), key=len)
     return best if len(best) >= MIN_LITERAL else None
@@ -129,29 +129,27 @@ def _sequences(tree: Any) -> list[Any]:
     return [tree] + [child for name, av in _walk(tree) for child in _children(name, av)]
 
 
-def _nullable(seq: Any) -> bool:
-    return all(_nullable_item(name, av) for name, av in _items(seq))
+def _opened(seq: Any) -> list[Any]:
+    """The items of `seq` with its plain groups opened, as they follow each other in a match."""
+    items: list[Any] = []
+    for op, av in getattr(seq, "data", seq):
+        items += _opened(av[3]) if op.name == "SUBPATTERN" else [(op, av)]
+    return items
 
 
-def _nullable_item(name: str, av: Any) -> bool:
-    if name in _REPEATS:
-        return av[0] == 0 or _nullable(av[2])
-    if name in _GROUPS:
-        return any(_nullable(child) for child in _children(name, av))
-    return name not in _ATOMS  # assertions; a backreference may match empty text
-
-
-class _Sets:
-    """Character sets of one pattern, as the sample characters they match."""
+class _Pattern:
+    """What the parts of one pattern can match. Character sets are the sample characters
+    they match; a backreference stands for its group."""
 
     def __init__(self, tree: Any) -> None:
         flags = [tree.state.flags] + [av[1] for name, av in _walk(tree) if name == "SUBPATTERN"]
         self.folds = any(flag & re.IGNORECASE for flag in flags)
         self.dotall = any(flag & re.DOTALL for flag in flags)
         literals = [av for name, av in _walk(tree) if name in ("LITERAL", "NOT_LITERAL")]
-        literals += [v for name, av in _walk(tree) if name == "IN" for op, v in av
-                     if op.name == "LITERAL"]
+        literals += [value for name, av in _walk(tree) if name == "IN"
+                     for op, value in av if op.name == "LITERAL"]
         self.samples = _SAMPLES | set(map(chr, literals))
+        self.groups = {av[0]: av[3] for name, av in _walk(tree) if name == "SUBPATTERN" and av[0]}
 
     def atom(self, name: str, av: Any) -> frozenset[str]:
         if name == "LITERAL":
@@ -177,22 +175,42 @@ class _Sets:
         negated = bool(items) and items[0][0].name == "NEGATE"
         return self.samples - chars if negated else frozenset(chars)
 
+    def nullable(self, seq: Any) -> bool:
+        return all(self.nullable_item(name, av) for name, av in _items(seq))
+
+    def nullable_item(self, name: str, av: Any) -> bool:
+        if name in _REPEATS:
+            return av[0] == 0 or self.nullable(av[2])
+        if name in _GROUPS:
+            return any(map(self.nullable, _children(name, av)))
+        if name == "GROUPREF":
+            return self.nullable(self.groups.get(av, []))
+        return name not in _ATOMS  # an assertion
+
     def first(self, seq: Any) -> frozenset[str]:
         """Characters a match of `seq` can start with (none for the empty match)."""
         out = _EMPTY
         for name, av in _items(seq):
-            if name in _ATOMS or name == "GROUPREF":
-                out |= self.atom(name, av) if name in _ATOMS else self.samples
+            if name in _ATOMS:
+                out |= self.atom(name, av)
+            elif name == "GROUPREF":
+                out |= self.first(self.groups.get(av, []))
             elif name in _REPEATS or name in _GROUPS:
                 out = out.union(*map(self.first, _children(name, av)))
-            if not _nullable_item(name, av):
+            if not self.nullable_item(name, av):
                 break
         return out
 
+    def follow(self, rest: Any, after: frozenset[str]) -> frozenset[str]:
+        """Characters that can come next when `rest`, then text starting with `after`, follows."""
+        return self.first(rest) | (after if self.nullable(rest) else _EMPTY)
+
     def chars(self, seq: Any) -> frozenset[str]:
         """Every character a match of `seq` can contain."""
-        return _EMPTY.union(*(self.atom(name, av) if name in _ATOMS else self.samples
-                              for name, av in _walk(seq) if name in _ATOMS or name == "GROUPREF"))
+        atoms = [self.atom(name, av) for name, av in _walk(seq) if name in _ATOMS]
+        refs = [self.chars(self.groups.get(av, [])) for name, av in _walk(seq)
+                if name == "GROUPREF"]
+        return _EMPTY.union(*atoms, *refs)
 
 
 @lru_cache(maxsize=256)
@@ -200,24 +218,24 @@ def _category(name: str, samples: frozenset[str]) -> frozenset[str]:
     return frozenset(filter(_CATEGORIES.get(name, _ANY_CHAR).fullmatch, samples))
 
 
-def _ambiguous(sets: _Sets, seq: Any, follow: frozenset[str], in_loop: bool) -> str | None:
-    """Find a choice inside a loop that the next character does not decide. `follow` is what
-    can come after `seq` within the innermost loop, the loop's own start included; text after
-    the outermost loop is left out, as a choice there costs polynomial time at most."""
+def _ambiguous(pattern: _Pattern, seq: Any, after: frozenset[str], in_loop: bool) -> str | None:
+    """Find a choice inside a loop that the next character does not decide. `after` is what
+    can follow `seq` within the innermost loop, the loop's own start included; text after the
+    outermost loop is left out, as a choice there costs polynomial time at most."""
     raw = getattr(seq, "data", seq)
-    for index, (name, av) in reversed(list(enumerate(_items(seq)))):
-        after = sets.first(raw[index + 1:]) | (follow if _nullable(raw[index + 1:]) else _EMPTY)
-        children, inner, loop = _children(name, av), after, in_loop
+    for index, (name, av) in enumerate(_items(seq)):
+        follow = pattern.follow(raw[index + 1:], after)
+        children, inner, loop = _children(name, av), follow, in_loop
         if name in _REPEATS:
-            if in_loop and av[0] < av[1] and sets.first(av[2]) & after:
+            if in_loop and av[0] < av[1] and pattern.first(av[2]) & follow:
                 return _NESTED
-            loop = in_loop or av[1] > 1
-            inner = (sets.first(av[2]) if av[1] > 1 else _EMPTY) | (after if in_loop else _EMPTY)
+            loop, again = in_loop or av[1] > 1, pattern.first(av[2]) if av[1] > 1 else _EMPTY
+            inner = again | (follow if in_loop else _EMPTY)  # the body may start over
         elif name in ("BRANCH", "GROUPREF_EXISTS") and in_loop:
-            starts = [sets.first(alt) | (after if _nullable(alt) else _EMPTY) for alt in children]
+            starts = [pattern.follow(alternative, follow) for alternative in children]
             if any(a & b for a, b in combinations(starts, 2)):
                 return _ALTERNATIVES
-        found = next(filter(None, (_ambiguous(sets, c, inner, loop) for c in children)), None)
+        found = next(filter(None, (_ambiguous(pattern, c, inner, loop) for c in children)), None)
         if found:
             return found
     return None
@@ -247,31 +265,31 @@ def _written_alternatives(regex: str) -> Iterator[list[str]]:
         index += 2 if char == "\\" else 1
 
 
-def _overlap(sets: _Sets, alternatives: list[str], flags: int) -> bool:
+def _overlap(pattern: _Pattern, alternatives: list[str], flags: int) -> bool:
     """Whether two written alternatives that cannot match empty text start alike."""
     try:
         parsed = [_parser.parse(alternative, flags) for alternative in alternatives]
     except re.error:
         return False  # a backreference or a lookaround head, which needs the whole pattern
-    starts = [sets.first(alt) for alt in parsed if not _nullable(alt)]
+    starts = [pattern.first(alt) for alt in parsed if not pattern.nullable(alt)]
     return any(a & b for a, b in combinations(starts, 2))
 
 
-def _polynomial(sets: _Sets, seq: Any) -> bool:
+def _polynomial(pattern: _Pattern, seq: Any) -> bool:
     """Whether three unbounded repeats over shared characters follow each other in `seq`, with
-    nothing between them that the first cannot match. Each repeat that can stop anywhere (what
-    follows overlaps it) multiplies the work; one fenced repeat still adds a scan."""
-    raw, chain, loose, fenced = getattr(seq, "data", seq), _EMPTY, 0, False
-    for index, (name, av) in enumerate(_items(seq)):
-        chars, rest = sets.chars(raw[index:index + 1]), raw[index + 1:]
+    nothing between them that the first cannot match. Each repeat free to stop anywhere
+    multiplies the work; a fenced one (what follows cannot start it) adds one scan."""
+    raw, chain, loose, fenced = _opened(seq), _EMPTY, 0, False
+    for index, (name, av) in enumerate(_items(raw)):
+        chars = pattern.chars(raw[index:index + 1])
         unbounded = name in _REPEATS and av[1] > UNBOUNDED
-        free = unbounded and bool(chars & sets.first(rest))
+        free = unbounded and bool(pattern.first(av[2]) & pattern.first(raw[index + 1:]))
         if unbounded and chars & chain:
             loose, fenced = loose + free, fenced or not free
         elif unbounded and (av[0] > 0 or not chain):
             chain, loose, fenced = chars, int(free), not free
-        elif not (_nullable_item(name, av) or chars <= chain):
-            chain, loose, fenced = _EMPTY, 0, False
+        elif name == "AT" or not (pattern.nullable_item(name, av) or chars <= chain):
+            chain, loose, fenced = _EMPTY, 0, False  # an anchor fixes where repeats hand over
         if loose + fenced >= 3:
             return True
     return False
