@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ FORMATS = ("text", "markdown", "json")
 COLORS = ("auto", "always", "never")
 DEFAULT_WIDTH = 88
 WIDTHS = range(40, 401)  # --width
-DEFAULT_MAX_BYTES = "4G"  # about 20 s of scanning; the last 4 GiB of a bigger file
+DEFAULT_MAX_BYTES = "4G"  # a few seconds of scanning; the last 4 GiB of a bigger file
 
 
 class UsageError(Exception):
@@ -51,7 +50,19 @@ class Output:
         if self.width:
             return self.width
         if is_terminal(self.stream):
-            return min(shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, 120)
+            return min(terminal_columns(self.stream), 120)
+        return DEFAULT_WIDTH
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """COLUMNS if set (as shutil would), else the terminal's width."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
+    except (AttributeError, ValueError, OSError):
         return DEFAULT_WIDTH
 
 

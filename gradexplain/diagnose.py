@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradexplain import antifixes
-from gradexplain.codeflow import Line, find
 from gradexplain.frames import read_source_file, without_comments
 from gradexplain.matcher import compiled
 from gradexplain.model import Analysis, Cause, Entry, Evidence, Fix
 from gradexplain.msgfacts import parse_message
+
+if TYPE_CHECKING:
+    from gradexplain.codeflow import Line
 
 MAX_CODE_CHARS = 2000
 LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
@@ -121,6 +123,8 @@ def rank_cause(cause: Cause, context: Context) -> RankedCause | None:
 def find_lines(cause: Cause, context: Context) -> list[Line]:
     if cause.finder is None or context.source is None or not context.file or not context.line:
         return []
+    from gradexplain.codeflow import find  # ast and its analyses: only for causes with a finder
+
     return find(cause.finder, context.file, context.line, context.facts, context.programs)
 
 

@@ -14,16 +14,16 @@ unwritable cache only costs the time it saves. `GRADEXPLAIN_CACHE` names its fol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
 from gradexplain import __version__
 
 CACHE_VAR = "GRADEXPLAIN_CACHE"
-FILE_NAME = "knowledge-v2.json"
+FILE_NAME = "knowledge-v3.json"
 BODIES = "entries"
 # the code whose checks a cached entry has passed: a change to any of them re-validates
 VALIDATORS = ("knowledge.py", "regexcheck.py", "codeflow.py", "fixes/__init__.py")
@@ -53,7 +53,9 @@ def stamp() -> str:
 
 
 def body_name(key: str) -> str:
-    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24] + ".json"
+    """A short file name for the body of `key` (a checksum: cheap to import, unlike hashlib;
+    the body records its key, so that two keys with one name only cost a re-read)."""
+    return f"{zlib.crc32(key.encode('utf-8', 'surrogatepass')):08x}.json"
 
 
 class EntryCache:
@@ -88,9 +90,22 @@ class EntryCache:
         if self.folder is None:
             return None
         try:
-            return json.loads((self.folder / BODIES / body_name(key)).read_text("utf-8"))
+            stored = json.loads((self.folder / BODIES / body_name(key)).read_text("utf-8"))
         except (OSError, ValueError):
             return None
+        if not isinstance(stored, dict) or stored.get("key") != key:
+            return None
+        return stored.get("data")
+
+    def repair(self, key: str, data: Any) -> None:
+        """Write the body of an indexed entry again, after it was found missing or bad."""
+        if self.folder is not None:
+            try:
+                (self.folder / BODIES).mkdir(parents=True, exist_ok=True)
+                atomic_write(self.folder / BODIES / body_name(key),
+                             json.dumps({"key": key, "data": data}))
+            except (OSError, TypeError, ValueError):
+                pass
 
     def put(self, key: str, record: Any, data: Any) -> None:
         if self.folder is None:
@@ -117,7 +132,7 @@ class EntryCache:
             bodies.mkdir(parents=True, exist_ok=True)
             for key, data in self.new_bodies.items():
                 if key in kept:
-                    atomic_write(bodies / body_name(key), json.dumps(data))
+                    self.repair(key, data)
             atomic_write(self.folder / FILE_NAME,
                          json.dumps({"stamp": self.stamp, "files": kept}))
             wanted = {body_name(key) for key in kept}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,9 +175,12 @@ def cached_ref(cache: EntryCache, key: str, path: str, root: str) -> EntryRef | 
     def build() -> Entry:
         data = cache.body(key)
         family = family_of(path, root)
-        if data is None:
-            return load_entry(Path(path), family)
-        return parse_entry(data, Path(path), family, validated=True)
+        if data is not None:
+            return parse_entry(data, Path(path), family, validated=True)
+        data = read_yaml(Path(path))
+        entry = parse_entry(data, Path(path), family)
+        cache.repair(key, data)
+        return entry
 
     try:
         entry_id, exceptions, literals = record

@@ -10,7 +10,6 @@ the root cause's full traceback, which the log may lack).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,6 +43,8 @@ def read_error_file(path: str) -> list[Traceback]:
         file = Path(path)
         if not file.is_file() or file.stat().st_size > MAX_ERROR_FILE_BYTES:
             return []
+        import json
+
         data = json.loads(file.read_text(encoding="utf-8", errors="replace"))
         callstack = data["message"]["extraInfo"]["py_callstack"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -81,10 +82,14 @@ def group_ranks(analyses: Sequence[Analysis]) -> list[Analysis]:
 def first_of_group(analyses: Sequence[Analysis], chosen: int, root_rank: str | None) -> int:
     """The traceback of the first rank to fail, with the same error as `chosen`: the rank
     torchrun names as the root cause, else the first printed (later ranks often fail
-    because the first one did)."""
+    because the first one did). Only a traceback explained by the same entry will do: a
+    copy with the same signature may lack the frames that the entry's match needed."""
     wanted = signature(analyses[chosen].traceback)
-    same = [i for i, a in enumerate(analyses) if signature(a.traceback) == wanted]
-    from_root = [i for i in same if analyses[i].traceback.stream == root_rank]
+    entry = analyses[chosen].matches[0].entry.id
+    same = [i for i, a in enumerate(analyses) if signature(a.traceback) == wanted
+            and a.matches and a.matches[0].entry.id == entry]
+    from_root = [i for i in same
+                 if root_rank is not None and analyses[i].traceback.stream == root_rank]
     with_rank = [i for i in same if analyses[i].traceback.stream is not None]
     return (from_root or with_rank or same)[0]
 

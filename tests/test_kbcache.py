@@ -90,10 +90,24 @@ def test_unwritable_cache_folder_costs_nothing(entries: Path,
     assert patterns(entries) == ["first wording"]
 
 
-def test_a_lost_body_is_read_from_yaml_again(entries: Path) -> None:
+@pytest.mark.parametrize("damage", ["{not json", '{"key": "another file", "data": {}}', None])
+def test_a_lost_body_is_read_from_yaml_again_and_repaired(
+        entries: Path, monkeypatch: pytest.MonkeyPatch, damage: str | None) -> None:
     assert patterns(entries) == ["first wording"]
-    for body in (entries.parent / "cache" / BODIES).iterdir():
-        body.write_text("{not json", encoding="utf-8")
+    bodies = entries.parent / "cache" / BODIES
+    for body in bodies.iterdir():
+        if damage is None:
+            body.unlink()
+        else:
+            body.write_text(damage, encoding="utf-8")
+    if damage is None:
+        bodies.rmdir()
+    assert patterns(entries) == ["first wording"]
+
+    def no_yaml(path: Path) -> object:
+        raise AssertionError(f"{path} was parsed again")
+
+    monkeypatch.setattr(knowledge, "read_yaml", no_yaml)
     assert patterns(entries) == ["first wording"]
 
 
