@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from gradexplain import antifixes
 from gradexplain.frames import read_source_file, without_comments
@@ -19,7 +18,10 @@ from gradexplain.matcher import compiled
 from gradexplain.model import Analysis, Cause, Entry, Evidence, Fix
 from gradexplain.msgfacts import parse_message
 
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
 if TYPE_CHECKING:
+    from typing import Any
+
     from gradexplain.codeflow import Line
 
 MAX_CODE_CHARS = 2000

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 # explain's options: name -> (keyword, how to read the value)
 EXPLAIN_OPTIONS = {"--format": ("fmt", str), "-f": ("fmt", str), "--color": ("color", str),

@@ -8,8 +8,12 @@ from gradexplain.frames import pick_user_frame, user_flags
 from gradexplain.knowledge import KnowledgeBase
 from gradexplain.matcher import match_traceback
 from gradexplain.model import Analysis, Entry, Report, Traceback
-from gradexplain.parser import Source, scan
+from gradexplain.parser import scan
 from gradexplain.ranks import elastic_tracebacks, first_of_group, group_ranks
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from gradexplain.parser import Source
 
 MAX_EARLIER_WARNINGS = 32  # a gated pattern looks this far back
 

@@ -14,9 +14,12 @@ import linecache
 import sys
 import tokenize
 from types import FrameType, TracebackType
-from typing import Any
 
 from gradexplain.frames import is_user_file, statement_span
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_NAMES = 12
 MAX_GRAPH_NODES = 2000

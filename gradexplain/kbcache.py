@@ -18,9 +18,12 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Any
 
 from gradexplain import __version__
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 CACHE_VAR = "GRADEXPLAIN_CACHE"
 FILE_NAME = "knowledge-v3.json"
@@ -135,6 +138,9 @@ class EntryCache:
                     self.repair(key, data)
             atomic_write(self.folder / FILE_NAME,
                          json.dumps({"stamp": self.stamp, "files": kept}))
+            for older in self.folder.glob("knowledge-v*.json"):
+                if older.name != FILE_NAME:  # an older gradexplain's index
+                    older.unlink()
             wanted = {body_name(key) for key in kept}
             for old in bodies.iterdir():
                 if old.name not in wanted and not old.name.startswith("."):

@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from gradexplain.model import (
     AutoFix,
@@ -26,7 +25,10 @@ from gradexplain.model import (
     Rewrite,
 )
 
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
 if TYPE_CHECKING:
+    from typing import Any
+
     from gradexplain.kbcache import EntryCache
 
 ENV_VAR = "GRADEXPLAIN_KB"

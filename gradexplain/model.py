@@ -7,7 +7,10 @@ diagnosis and rendering can be tested (and replaced) one at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)

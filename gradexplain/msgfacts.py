@@ -10,9 +10,12 @@ bounded message window only.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from gradexplain.matcher import message_forms
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 TENSOR_RE = re.compile(
     r"\[(?P<type>torch\.(?:cuda\.)?\w{1,40}Tensor) \[(?P<shape>[\d, ]{0,200})\]\]")

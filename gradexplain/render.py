@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Any
 
 from gradexplain.diagnose import context_for, diagnose
 from gradexplain.document import Block, Bullets, Change, Code, Document, Para, Table
 from gradexplain.model import Analysis, Frame, Report, UserFrame
 from gradexplain.msgfacts import parse_message
+
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 JSON_SCHEMA = 1
 
