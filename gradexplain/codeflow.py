@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gradexplain.frames import is_user_file, read_source_file, without_comments
+from gradexplain.frames import is_user_file, parse_source, read_source_file, without_comments
 
 MAX_MODULES = 16  # user files followed through imports
 MAX_SLICE = 400  # statements visited while following data backwards
@@ -58,11 +58,8 @@ class Module:
 
 def parse_module(path: Path) -> Module | None:
     source = read_source_file(str(path))
-    if source is None:
-        return None
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_source(source) if source is not None else None
+    if source is None or tree is None:
         return None
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     return Module(path, tree, without_comments(source).splitlines(), parents)

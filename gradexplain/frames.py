@@ -12,6 +12,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from pathlib import Path
 
 from gradexplain.model import Frame, UserFrame
@@ -83,11 +84,21 @@ def read_statement(frame: Frame) -> str | None:
     return "\n".join(dedent(lines[start - 1 : end]))
 
 
+def parse_source(source: str) -> ast.Module | None:
+    """The syntax tree of the user's file, or None when it does not parse. Its warnings are
+    silenced: they would reach our stderr (Python 3.12 warns of every `"\\d"` in a regex)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
 def statement_span(source: str, line: int) -> tuple[int, int]:
     """First and last line of the innermost simple statement covering `line`."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_source(source)
+    if tree is None:
         return line, line
     spans = [
         (node.lineno, node.end_lineno or node.lineno)

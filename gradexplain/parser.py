@@ -1,36 +1,58 @@
 """Find every Python traceback in arbitrary text: logs, pastes, notebooks, multi-rank output.
 
 The input is read as a stream of byte lines, so a log of any size is scanned in bounded
-memory. While no traceback is open, whole stretches of the input are skipped with
-`bytes.find` on a few trigger words (C speed); only lines near a trigger go through the
-per-line state machine. Nothing here may raise on any input: every line is decoded with
-replacement, cut to a bounded length and cleaned of colour codes and control characters.
+memory. While no traceback is open, whole stretches of the input are skipped: a few
+trigger words are found at C speed (mostly memchr on a rare byte of each), and only the
+lines with one go through the per-line state machine. Nothing here may raise on any
+input: every line is decoded with replacement, cut to a bounded length and cleaned of
+colour codes and control characters.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
+import heapq
 import itertools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from gradexplain.model import ExceptionInfo, Frame, Traceback
 
+TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    Source = str | bytes | BinaryIO | Iterable[bytes]  # what scan() reads
+
 CHUNK_SIZE = 1 << 20
-MAX_LINE = 16 * 1024  # longer lines are cut: no traceback line is this long
+MAX_LINE = 16 * 1024  # longer lines keep their head and tail: no traceback line is this long
 MAX_MESSAGE_LINES = 100
 MAX_MESSAGE_CHARS = 64 * 1024
 MAX_FRAMES = 2000  # deep recursion: keep the outermost and innermost frames
+OUTER_FRAMES = 100  # of MAX_FRAMES, the outermost: where the user's code began
 MAX_TRACEBACKS = 1000  # per input; the oldest are dropped first
+# and at most this much text kept from closed tracebacks, a frame counting FRAME_COST more
+# (what its objects take): a log of endless deep tracebacks is read in bounded memory
+MAX_KEPT = 16 << 20
+FRAME_COST = 256
 MAX_ORPHANS = 16
 SMALL_INPUT = 64 * 1024  # a paste this small may be a bare message with no exception type
 CHAIN_WINDOW = 4  # lines after a traceback in which a chaining sentence links the next one
 IDLE_AFTER = 64  # input lines after the last traceback closed before lines are skipped again
 TRIGGERS = (b"Traceback", b"Error", b"Exception", b'File "', b"Warning: ", b"Root Cause (",
             b"error_file")
+LONGEST_TRIGGER = max(map(len, TRIGGERS))
+NOT_FOUND = 1 << 62  # past any chunk
+ANCHOR_SAMPLE = 64 * 1024  # bytes counted to choose each trigger word's anchor byte
+ANCHOR_EVERY = 64  # chunks after which the anchors are chosen again, as the log changes
+RARE_ANCHOR = 1024  # an anchor is at most one byte in this many of the sample
+DENSE_ANCHOR = 1024  # places of anchors that are not their word, per chunk, before giving up
+MEMMEM_FROM = 64 * 1024  # shorter searches keep to bytes.find: loading ctypes takes 5 ms
+MAX_SHAPES = 256  # line shapes whose inert_line answer is kept
+DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -45,7 +67,9 @@ HEADER_RE = re.compile(
     r"(?P<kind>Original |Exception Group )?Traceback \(most recent call last\)"
     r"(?:(?P<colon>:)(?P<rest>.*)|[\s`]*)$"
 )
-JUPYTER_TYPE_RE = re.compile(r"(?P<type>[A-Za-z_][\w.]{0,200})\s{2,}$")
+# IPython's `RuntimeError    Traceback`: matched on the reversed prefix (see jupyter_type_of)
+JUPYTER_TAIL_RE = re.compile(r"\s{2,}(?P<word>[\w.]{1,201})")
+TYPE_START_RE = re.compile(r"[A-Za-z_]")
 CHAIN_MARKERS = {
     "The above exception was the direct cause of the following exception:": "cause",
     "During handling of the above exception, another exception occurred:": "context",
@@ -102,8 +126,13 @@ ROOT_RANK_RE = re.compile(r"^\s*rank\s*:\s*(?P<rank>\d{1,6})\b")
 ROOT_CAUSE_WINDOW = 6
 USER_CODE_MARKER = "from user code:"  # torch.compile prints the user's frames after it
 USER_CODE_WINDOW = 12
+QUIET_AFTER = max(CHAIN_WINDOW, USER_CODE_WINDOW)  # lines in a stream after which none is tied
+# For `inert_line`: what `start_or_note` and `note_elastic_summary` look for in a line (the
+# strings their patterns need), and what a warnings-module line needs to hold.
+LIVE_WORDS = ("Traceback", 'File "', "Error: ", "Exception: ", "error_file", "Root Cause",
+              USER_CODE_MARKER)
+WARNING_SHAPE_RE = re.compile(r":\d+: [\w.]*Warning: ")
 
-Source = str | bytes | BinaryIO | Iterable[bytes]
 
 
 def parse(source: Source) -> list[Traceback]:
@@ -136,7 +165,7 @@ def chunks_of(source: Source) -> Iterator[bytes]:
     """The input as UTF-8-ish byte chunks (a UTF-16 log, as Windows PowerShell writes, is
     re-encoded, so the trigger words can be found in it)."""
     chunks = raw_chunks(source)
-    first = next(chunks, b"")
+    first = next((chunk for chunk in chunks if chunk), b"")  # the BOM is in the first bytes
     if looks_utf16(first):
         decoder = codecs.getincrementaldecoder("utf-16")("replace")
         for chunk in itertools.chain([first], chunks):
@@ -159,76 +188,252 @@ def looks_utf16(head: bytes) -> bool:
 
 
 def raw_chunks(source: Source) -> Iterator[bytes]:
+    """The input in chunks; text and bytes are cut into CHUNK_SIZE pieces, each small enough
+    to stay in the CPU cache while every trigger word is searched in it."""
     if isinstance(source, str):
-        yield source.encode("utf-8", "surrogatepass")
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        yield bytes(source)
+        source = source.encode("utf-8", "surrogatepass")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        for start in range(0, len(data), CHUNK_SIZE):
+            yield data[start:start + CHUNK_SIZE]
     elif hasattr(source, "read"):
         while chunk := source.read(CHUNK_SIZE):
-            yield chunk
-    else:
-        yield from source
+            yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+    else:  # searching needs bytes: a memoryview has no find
+        yield from (chunk if isinstance(chunk, bytes) else bytes(chunk) for chunk in source)
 
 
 def iter_lines(chunks: Iterable[bytes], scanner: Scanner) -> Iterator[bytes]:
-    """Split chunks into lines, skipping lines far from any trigger while the scanner idles."""
-    finder = TriggerFinder()
-    buffer = b""
-    for chunk in chunks:
-        scanner.note_raw(chunk)
-        buffer += chunk
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            if scanner.idle:
-                hit = finder.next_hit(buffer, start, end)
-                if hit is None:  # no trigger before the last complete line: skip them all
-                    start = buffer.rfind(b"\n", start) + 1
-                    break
-                if hit > end:
-                    start = buffer.rfind(b"\n", start, hit) + 1
-                    continue
-            yield buffer[start:end][:MAX_LINE]
-            start = end + 1
-        buffer = buffer[start:]
-        finder.shift(start)
-        if len(buffer) > MAX_LINE:  # a huge line with no newline yet: keep its head and tail
-            buffer = buffer[:MAX_LINE // 2] + buffer[-MAX_LINE // 2:]
-            finder.reset()
-    if buffer:
-        yield buffer[:MAX_LINE]
+    """Split chunks into lines, each cut to MAX_LINE; while the scanner idles, leave out the
+    lines with no trigger word and those it would read for nothing (`inert_line`). Which
+    lines come out does not depend on where the chunks end."""
+    return LineSplitter(scanner).split(chunks)
+
+
+class LineSplitter:
+    """What `iter_lines` keeps: the unfinished line, the trigger finder, and the answers of
+    `inert_line` by the shape of the line (its digits made 0), for a logger's lines that
+    differ only in their numbers; they hold while the scanner reads no line."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        self.finder = TriggerFinder()
+        self.carry = PartialLine()
+        self.inert_shapes: dict[bytes, bool] = {}
+        self.shapes_line_no = -1  # the scanner's line count when inert_shapes was filled
+
+    def split(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        scanner, carry, finder = self.scanner, self.carry, self.finder
+        for chunk in chunks:
+            scanner.note_raw(chunk)
+            finder.start(chunk)
+            first = chunk.find(b"\n")
+            if first < 0:
+                carry.extend(chunk, finder.next_hit(0) < NOT_FOUND)
+                continue
+            carry.extend(chunk[:first], finder.next_hit(0) < first)
+            line, triggered = carry.take()
+            if not scanner.idle or (triggered and not self.inert(line)):
+                yield line
+            last = chunk.rfind(b"\n")
+            yield from self.complete_lines(chunk, first + 1, last)
+            carry.extend(chunk[last + 1:], finder.next_hit(last + 1) < NOT_FOUND)
+        if not carry.empty:
+            yield carry.take()[0]
+
+    def complete_lines(self, chunk: bytes, pos: int, stop: int) -> Iterator[bytes]:
+        """The lines of chunk[pos:stop] (`stop`: the chunk's last newline) the scanner
+        needs: all of them while it reads, and while it idles the lines with a trigger word
+        that are not inert."""
+        scanner, finder = self.scanner, self.finder
+        while pos <= stop:
+            if not scanner.idle:
+                end = chunk.find(b"\n", pos)
+                yield cut_line(chunk, pos, end)
+                pos = end + 1
+                continue
+            hit = finder.next_hit(pos)
+            if hit >= stop:
+                return
+            pos = max(pos, chunk.rfind(b"\n", pos, hit) + 1)
+            end = chunk.find(b"\n", hit)
+            line = cut_line(chunk, pos, end)
+            if not self.inert(line):
+                yield line
+            pos = end + 1
+
+    def inert(self, line: bytes) -> bool:
+        """`inert_line`, remembered by shape: digits change neither the patterns' verdicts
+        nor the words found, except in a stream prefix, whose digits name the stream."""
+        if self.shapes_line_no != self.scanner.line_no or len(self.inert_shapes) > MAX_SHAPES:
+            self.inert_shapes.clear()
+            self.shapes_line_no = self.scanner.line_no
+        shape = line.translate(DIGITS_TO_ZERO)
+        answer = self.inert_shapes.get(shape)
+        if answer is None:
+            answer = inert_line(line, self.scanner)
+            if not STREAM_RE.match(line.decode("latin-1")):
+                self.inert_shapes[shape] = answer
+        return answer
+
+
+def cut_line(chunk: bytes, start: int, end: int) -> bytes:
+    """chunk[start:end], or its head and its tail when longer than MAX_LINE: the tail of a
+    progress bar redrawn with \\r is what the terminal shows, and may end in a header."""
+    if end - start <= MAX_LINE:
+        return chunk[start:end]
+    return chunk[start:start + MAX_LINE // 2] + chunk[end - MAX_LINE // 2:end]
+
+
+def inert_line(line: bytes, scanner: Scanner) -> bool:
+    """True for a line with a trigger word that the idle scanner would read for nothing, as
+    a logger line quoting `(UserWarning: ...)`, which is no `file.py:12: UserWarning:` line:
+    in a big log, thousands of them cost more than all the rest. Only printable ASCII lines
+    qualify, which cleaning leaves as they are but for trailing blanks; then the line must
+    lack what `feed` and `start_or_note` look for, and its stream be `unmoved_by` it."""
+    text = line.decode("latin-1").rstrip("\r")
+    if not (text.isascii() and text.isprintable()) or WARNING_SHAPE_RE.search(text):
+        return False
+    for word in LIVE_WORDS:
+        if word in text:
+            return False
+    return scanner.unmoved_by(split_stream(text.rstrip())[0])
+
+
+class PartialLine:
+    """The unfinished last line of the chunks read so far, in bounded memory: once longer
+    than MAX_LINE only its head and its latest bytes are kept, and whether a trigger word
+    was seen in it."""
+
+    def __init__(self) -> None:
+        self.head = b""  # the line's first MAX_LINE // 2 bytes, once it is cut
+        self.tail = b""  # the rest of the line; once cut, only its last MAX_LINE // 2 bytes
+        self.triggered = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.tail and not self.head
+
+    def extend(self, more: bytes, found: bool) -> None:
+        """Add `more` to the line; `found`: a trigger word is in it. One that spans the
+        old end of the line is looked for here."""
+        if not more:
+            return
+        if not self.triggered:
+            seam = self.tail[1 - LONGEST_TRIGGER:] + more[:LONGEST_TRIGGER - 1]
+            self.triggered = found or any(seam.find(word) >= 0 for word in TRIGGERS)
+        tail = self.tail + more
+        if not self.head and len(tail) > MAX_LINE:
+            self.head = tail[:MAX_LINE // 2]
+        self.tail = tail[-(MAX_LINE // 2):] if self.head else tail
+
+    def take(self) -> tuple[bytes, bool]:
+        """The line, cut as `cut_line` cuts, and whether it holds a trigger word; the carry
+        is empty afterwards."""
+        line, triggered = self.head + self.tail, self.triggered
+        self.head, self.tail, self.triggered = b"", b"", False
+        return line, triggered
 
 
 class TriggerFinder:
-    """Next position of any trigger word, remembering each word's next hit so that every
-    byte is searched once per word, however dense the triggers are."""
+    """The next trigger word in one chunk, for the idle scanner to skip to.
+
+    A word's `find` runs at 1-2 GB/s and, one pass per word, took most of the time spent
+    on a big log; a one-byte `find` is memchr, tens of GB/s on a chunk in the cache. So each
+    word is searched through its anchor, the byte of it that is rarest in the input, and
+    every anchor found is checked against the whole word; a word whose bytes are all common
+    in this input is searched whole. Each word's next hit is remembered, so every byte is
+    searched about once per word, however dense the triggers are."""
 
     def __init__(self) -> None:
-        self.hits: dict[bytes, int] = {}
-        self.searched_to: dict[bytes, int] = {}
+        self.anchors: dict[bytes, int] = {}  # word -> index of its anchor; absent: whole word
+        self.chunks_left = 0  # before the anchors are chosen again
+        self.chunk = b""
+        self.hits: list[tuple[int, bytes]] = []  # a heap of (next hit, word)
+        self.misses = 0  # places of anchors, in this chunk, that were not their word
 
-    def next_hit(self, buffer: bytes, start: int, line_end: int) -> int | None:
-        last_newline = buffer.rfind(b"\n")
-        best: int | None = None
-        for word in TRIGGERS:
-            hit = self.hits.get(word, -1)
-            if hit < start:
-                hit = buffer.find(word, max(start, self.searched_to.get(word, 0)), last_newline)
-                self.hits[word] = hit
-                self.searched_to[word] = last_newline - len(word) if hit < 0 else hit
-            if hit >= start and (best is None or hit < best):
-                best = hit
-        return best
+    def start(self, chunk: bytes) -> None:
+        """Search `chunk` from now on: the words wholly in it."""
+        if self.chunks_left <= 0:
+            self.anchors = choose_anchors(chunk[:ANCHOR_SAMPLE])
+            self.chunks_left = ANCHOR_EVERY
+        self.chunks_left -= 1
+        self.chunk = chunk
+        self.hits = sorted((-1, word) for word in TRIGGERS)
+        self.misses = 0
 
-    def shift(self, offset: int) -> None:
-        self.hits = {w: h - offset for w, h in self.hits.items()}
-        self.searched_to = {w: max(0, s - offset) for w, s in self.searched_to.items()}
+    def next_hit(self, pos: int) -> int:
+        """Where the first trigger word at or after `pos` starts, or NOT_FOUND; `pos` may
+        only grow from one call to the next within a chunk."""
+        hits = self.hits
+        while hits[0][0] < pos:
+            word = hits[0][1]
+            heapq.heapreplace(hits, (self.find(word, pos), word))
+        return hits[0][0]
 
-    def reset(self) -> None:
-        self.hits.clear()
-        self.searched_to.clear()
+    def find(self, word: bytes, pos: int) -> int:
+        index = self.anchors.get(word)
+        if index is None:
+            return find_word(self.chunk, word, pos)
+        chunk, anchor = self.chunk, word[index]
+        at = chunk.find(anchor, pos + index)
+        while at >= 0:
+            if chunk.startswith(word, at - index):
+                return at - index
+            self.misses += 1
+            if self.misses > DENSE_ANCHOR:  # common here after all: search the word whole
+                del self.anchors[word]
+                self.misses, self.chunks_left = 0, 0
+                return self.find(word, at - index + 1)
+            at = chunk.find(anchor, at + 1)
+        return NOT_FOUND
+
+
+def find_word(chunk: bytes, word: bytes, start: int) -> int:
+    """Where `word` first starts in chunk[start:], or NOT_FOUND. A long search goes to the
+    C library's memmem, which hashes pairs of bytes and runs about three times as fast as
+    `bytes.find` on a word with no rare byte; the answer is the same."""
+    stop = len(chunk)
+    memmem = libc_memmem() if stop - start >= MEMMEM_FROM else None
+    hit = memmem(chunk, word, start, stop) if memmem else chunk.find(word, start)
+    return hit if hit >= 0 else NOT_FOUND
+
+
+@functools.cache
+def libc_memmem() -> Callable[[bytes, bytes, int, int], int] | None:
+    """The C library's memmem, called as `bytes.find` with bounds is; None where ctypes
+    cannot load it (Windows has none)."""
+    try:
+        import ctypes
+
+        memmem = ctypes.CDLL(None).memmem
+    except (ImportError, OSError, AttributeError, TypeError):
+        return None
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+
+    def find(chunk: bytes, word: bytes, start: int, stop: int) -> int:
+        base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value
+        stop = min(stop, len(chunk))  # memmem must not read past the chunk
+        if base is None or not 0 <= start < stop:
+            return chunk.find(word, start, stop)
+        found = memmem(base + start, stop - start, word, len(word))
+        return found - base if found else -1
+
+    return find
+
+
+def choose_anchors(sample: bytes) -> dict[bytes, int]:
+    """For each trigger word, the index of its byte rarest in `sample`, where that byte is
+    rare enough for checking each of its places to beat searching the word whole."""
+    counts = {byte: sample.count(byte) for byte in set(b"".join(TRIGGERS))}
+    limit = len(sample) // RARE_ANCHOR
+    anchors = {}
+    for word in TRIGGERS:
+        rarest = min(word, key=counts.__getitem__)
+        if counts[rarest] <= limit:
+            anchors[word] = word.index(rarest)
+    return anchors
 
 
 def clean_line(raw: bytes) -> str:
@@ -261,6 +466,32 @@ class FrameBuilder:
         return Frame(self.file, self.line, self.function, self.code)
 
 
+class FrameList:
+    """A traceback's frames, at most MAX_FRAMES: past that (deep recursion) the middle
+    ones are dropped, since the outermost show the user's code that started it (often
+    library code recurses: copy.deepcopy, torch.fx) and the innermost where it failed."""
+
+    def __init__(self) -> None:
+        self.outer: list[FrameBuilder] = []
+        self.inner: deque[FrameBuilder] = deque(maxlen=MAX_FRAMES - OUTER_FRAMES)
+
+    def append(self, frame: FrameBuilder) -> None:
+        if len(self.outer) < OUTER_FRAMES:
+            self.outer.append(frame)
+        else:
+            self.inner.append(frame)
+
+    @property
+    def last(self) -> FrameBuilder:
+        return self.inner[-1] if self.inner else self.outer[-1]
+
+    def __len__(self) -> int:
+        return len(self.outer) + len(self.inner)
+
+    def __iter__(self) -> Iterator[FrameBuilder]:
+        return itertools.chain(self.outer, self.inner)
+
+
 @dataclass
 class OpenTraceback:
     """A traceback being read: frames first, then the exception line and its message."""
@@ -271,7 +502,7 @@ class OpenTraceback:
     relation: str | None
     parent: int | None
     stream: str | None
-    frames: deque[FrameBuilder] = field(default_factory=lambda: deque(maxlen=MAX_FRAMES))
+    frames: FrameList = field(default_factory=FrameList)
     exc_type: str | None = None
     message: list[str] = field(default_factory=list)
     in_message: bool = False
@@ -303,6 +534,8 @@ class Scanner:
     def __init__(self) -> None:
         self.streams: dict[str | None, StreamState] = {}
         self.done: dict[int, Traceback] = {}
+        self.sizes: dict[int, int] = {}  # of the tracebacks in done, see MAX_KEPT
+        self.kept = 0
         self.orphans: deque[Traceback] = deque(maxlen=MAX_ORPHANS)
         self.next_seq = 0
         self.head = bytearray()
@@ -320,6 +553,14 @@ class Scanner:
         Counted in lines of the whole input, so one silent rank cannot keep it busy."""
         return (self.open_count == 0 and not self.root_cause_due
                 and self.line_no - self.last_close > IDLE_AFTER)
+
+    def unmoved_by(self, stream_key: str | None) -> bool:
+        """True when a line of this stream that opens nothing would change nothing that
+        matters: the scanner idles, the stream is known (a new one could prune others) and
+        its last traceback is too far back for a chaining sentence or torch.compile's user
+        frames to be tied to it, so counting one more line in it changes nothing."""
+        state = self.streams.get(stream_key)
+        return state is not None and state.lines_since > QUIET_AFTER and self.idle
 
     def note_raw(self, chunk: bytes) -> None:
         """Keep the head of a small input, for a paste that is only a message."""
@@ -401,7 +642,7 @@ class Scanner:
         anything else is the program's next output."""
         source = line[:1].isspace() and bool(line.strip()) and not FILE_RE.match(line)
         if source:
-            tb.frames[-1].code = line.strip()
+            tb.frames.last.code = line.strip()
         self.close(state)
         return source
 
@@ -455,7 +696,7 @@ class Scanner:
                 return True
         arrow = IPY_ARROW_RE.match(line)
         if arrow and tb.frames:
-            current = tb.frames[-1]
+            current = tb.frames.last
             current.line = int(arrow.group("line"))
             current.code = (arrow.group("code") or "").strip() or None
             return True
@@ -517,11 +758,10 @@ class Scanner:
         prefix = content[: header.start()]
         jupyter_type = None
         if not header.group("colon") and not header.group("kind"):
-            typed = JUPYTER_TYPE_RE.search(prefix) if len(prefix) <= MAX_PREFIX else None
+            typed = jupyter_type_of(prefix) if len(prefix) <= MAX_PREFIX else None
             if not typed:
                 return  # "Traceback (most recent call last)" inside prose
-            jupyter_type = typed.group("type")
-            prefix = prefix[: typed.start()]
+            jupyter_type, prefix = typed
         relation, parent = None, None
         if header.group("kind") == "Original ":
             relation, parent = "original", state.last_seq
@@ -586,13 +826,28 @@ class Scanner:
             self.orphans.append(built)
             return
         self.done[tb.seq] = built
-        if len(self.done) > 2 * MAX_TRACEBACKS:
-            for seq in sorted(self.done)[:MAX_TRACEBACKS]:
-                del self.done[seq]
+        self.sizes[tb.seq] = size_of(built)
+        self.kept += self.sizes[tb.seq]
+        if len(self.done) > 2 * MAX_TRACEBACKS or self.kept > 2 * MAX_KEPT:
+            self.drop_oldest()
         if tb.kind == "warning":  # a chaining sentence or worker traceback never follows one
             return
         state.last_seq = tb.seq
         state.lines_since = 0
+
+    def drop_oldest(self) -> None:
+        """Keep the newest tracebacks within MAX_TRACEBACKS and MAX_KEPT (the newest one
+        whatever its size). Called at twice the limits, so the sort is paid once per many
+        tracebacks."""
+        newest_first = sorted(self.done, reverse=True)
+        count, kept = 0, 0
+        for seq in newest_first:
+            if count and (count == MAX_TRACEBACKS or kept + self.sizes[seq] > MAX_KEPT):
+                break
+            count, kept = count + 1, kept + self.sizes[seq]
+        for seq in newest_first[count:]:
+            del self.done[seq], self.sizes[seq]
+        self.kept = kept
 
     def finish(self) -> tuple[list[Traceback], list[Traceback]]:
         for state in self.streams.values():
@@ -602,6 +857,20 @@ class Scanner:
             return tracebacks, list(self.orphans)
         small = self.total <= SMALL_INPUT and not tracebacks
         return tracebacks, bare_message(bytes(self.head)) if small else []
+
+
+def jupyter_type_of(prefix: str) -> tuple[str, str] | None:
+    """The exception type IPython prints before its header, two or more blanks before it,
+    and the prefix before the type. Read from the end: a forward search for a word that
+    must end the line backtracks quadratically over a long run of word characters."""
+    tail = JUPYTER_TAIL_RE.match(prefix[::-1])
+    if not tail:
+        return None
+    word = tail.group("word")[::-1]
+    start = TYPE_START_RE.search(word)
+    if not start:
+        return None
+    return word[start.start():], prefix[: len(prefix) - tail.end() + start.start()]
 
 
 def chain_marker(content: str) -> str | None:
@@ -666,7 +935,7 @@ def frame_from(match: re.Match[str]) -> FrameBuilder:
 def lost_indent_code(tb: OpenTraceback, line: str) -> bool:
     """In a paste that lost its indentation, the line after `File ...` is code unless it
     reads like an exception (`SomeError: ...`, `KeyboardInterrupt`)."""
-    if not tb.frames or tb.frames[-1].code is not None:
+    if not tb.frames or tb.frames.last.code is not None:
         return False
     match = EXC_LINE_RE.match(line.strip())
     if match is None:
@@ -678,7 +947,7 @@ def lost_indent_code(tb: OpenTraceback, line: str) -> bool:
 def add_code(tb: OpenTraceback, line: str) -> None:
     if not tb.frames or CARET_RE.match(line) or line.strip().startswith("[Previous line repeated"):
         return
-    current = tb.frames[-1]
+    current = tb.frames.last
     if current.code is None:
         current.code = line.strip()
 
@@ -694,6 +963,11 @@ def build(tb: OpenTraceback, complete: bool) -> Traceback:
         complete=complete,
         kind=tb.kind,
     )
+
+
+def size_of(tb: Traceback) -> int:
+    return len(tb.exception.message) + sum(
+        FRAME_COST + len(f.file) + len(f.function or "") + len(f.code or "") for f in tb.frames)
 
 
 def renumber(done: dict[int, Traceback]) -> list[Traceback]:
