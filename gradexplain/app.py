@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ def guarded(command: Callable[[], int]) -> int:
         status = command()
         sys.stdout.flush()
     except UsageError as error:
-        print(f"gradexplain: error: {error}", file=sys.stderr)
+        print(f"gradexplain: error: {one_line(str(error))}", file=sys.stderr)
         status = FAILURE
     except BrokenPipeError:
         status = EXPLAINED
@@ -91,9 +92,16 @@ def guarded(command: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         status = 130
     except Exception as error:  # noqa: BLE001 - the promise is: never a traceback
-        print(f"gradexplain: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"gradexplain: internal error: {type(error).__name__}: {one_line(str(error))}",
+              file=sys.stderr)
         status = FAILURE
     return status
+
+
+def one_line(text: str) -> str:
+    """A message on one line, whatever a file name in it holds: control characters (a
+    newline, a terminal escape) are shown escaped."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def silence_stdout() -> None:
@@ -181,7 +189,7 @@ def read_chunks(handle: BinaryIO, name: str, max_bytes: int,
                 yield from drain_keeping_tail(handle, chunk, name, read, max_bytes, stderr)
                 return
             yield chunk
-    except (OSError, EOFError, ValueError) as error:
+    except (OSError, EOFError, ValueError, zlib.error) as error:  # zlib: a corrupt gzip
         raise UsageError(f"{name}: cannot read: {error}") from None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gradexplain import antifixes
 from gradexplain.frames import read_source_file, without_comments
-from gradexplain.matcher import compiled
+from gradexplain.matcher import MESSAGE_WINDOW, compiled
 from gradexplain.model import Analysis, Cause, Entry, Evidence, Fix
 from gradexplain.msgfacts import parse_message
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gradexplain.codeflow import Line
 
 MAX_CODE_CHARS = 2000
+MAX_SOURCE_LINE = 400  # evidence regexes see no longer line of the user's file
 LIKELY, POSSIBLE, UNLIKELY = 0, 1, 2
 
 
@@ -44,8 +45,8 @@ class Context:
     programs: dict[str, Any] = field(default_factory=dict)  # parsed files, shared by finders
 
     def text(self, kind: str) -> str | None:
-        return {"code": self.code, "source": self.source, "message": self.message,
-                "warning": self.warning}[kind]
+        return {"code": self.code, "source": self.source,
+                "message": self.message[:MESSAGE_WINDOW], "warning": self.warning}[kind]
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,13 @@ class Diagnosis:
 
 def context_for(analysis: Analysis) -> Context:
     tb, user_frame = analysis.traceback, analysis.user_frame
-    warning = "\n".join(analysis.warnings)
+    warning = "\n".join(w[:MESSAGE_WINDOW] for w in analysis.warnings)
     facts = parse_message(tb.exception.message)
     if user_frame is None:
         return Context(None, None, tb.exception.message, warning=warning, facts=facts)
     source = read_source_file(user_frame.frame.file) if user_frame.from_disk else None
     if source is not None:
-        source = without_comments(source)
+        source = regex_view(without_comments(source))
     code = (user_frame.statement or "")[:MAX_CODE_CHARS] or None
     return Context(code, source, tb.exception.message, user_frame.frame.file, warning,
                    user_frame.frame.line, facts)
@@ -156,6 +157,16 @@ def describe(evidence: Evidence, context: Context) -> str | None:
     if evidence.where == "warning":
         return f"a warning printed before the error says `{found}`"
     return f"the message says `{found}`"
+
+
+def regex_view(source: str) -> str:
+    """The file as evidence regexes see it: lines cut to MAX_SOURCE_LINE characters (code
+    that long is data), so that a pattern slow on one long line stays bounded; line
+    numbers are unchanged."""
+    lines = source.split("\n")
+    if all(len(line) <= MAX_SOURCE_LINE for line in lines):
+        return source
+    return "\n".join(line[:MAX_SOURCE_LINE] for line in lines)
 
 
 def short_name(path: str | None) -> str:
