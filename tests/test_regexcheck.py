@@ -167,14 +167,18 @@ def hostile_texts(regex: str) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("regex", shipped_messages())
-def test_shipped_message_pattern_is_fast_on_hostile_text(regex: str) -> None:
+def assert_fast(regex: str, texts: list[str]) -> None:
     compiled = re.compile(regex)
-    for text in hostile_texts(regex):
+    for text in texts:
         start = time.perf_counter()
         compiled.search(text)
         elapsed = time.perf_counter() - start
         assert elapsed < SLOW_SECONDS, f"{elapsed:.2f}s on {text[:60]!r}..."
+
+
+@pytest.mark.parametrize("regex", shipped_messages())
+def test_shipped_message_pattern_is_fast_on_hostile_text(regex: str) -> None:
+    assert_fast(regex, hostile_texts(regex))
 
 
 @pytest.mark.parametrize(("regex", "literal"), [
@@ -229,3 +233,36 @@ def test_soundness_patterns_give_literals_and_match() -> None:
     sample = "abcxyz xabcy abcd (a.b) a..b aabcd abcab abcdd aABcd bcxyz aabcx abxyz abcdxabcx "
     assert len(with_literal) >= 20
     assert sum(re.search(regex, sample) is not None for regex in with_literal) >= 15
+
+
+SOURCE_SIZE = 100_000  # a big training script; the user's whole file is what `source` sees
+
+
+def hostile_sources(regex: str) -> list[str]:
+    """User files that nearly match, again and again: blank lines, indentation, one long
+    word, the pattern's own fragments."""
+    pieces = ["\n", " ", "\t\n", "loss", "a", "self.x = ", "x.y", "(", "[1, ", "    return\n",
+              *_fragments(regex)]
+    return [(piece * (SOURCE_SIZE // len(piece) + 1))[:SOURCE_SIZE] + "!" for piece in pieces]
+
+
+def shipped_code_regexes() -> list[str]:
+    """Regexes run on the user's code: evidence and gates on the statement or the file."""
+    return sorted({regex for _, field, regex in shipped()
+                   if field.endswith((".code", ".source", ".not_code", ".not_source"))})
+
+
+@pytest.mark.parametrize("regex", shipped_code_regexes())
+def test_shipped_code_regex_is_fast_on_a_hostile_file(regex: str) -> None:
+    assert_fast(regex, hostile_sources(regex))
+
+
+def test_anti_fix_search_is_fast_on_a_hostile_file() -> None:
+    from gradexplain import antifixes
+
+    for text in hostile_sources("loss.requires_grad = True"):
+        start = time.perf_counter()
+        antifixes.find(text)
+        assert time.perf_counter() - start < SLOW_SECONDS, text[:40]
+    assert antifixes.find("total_loss.requires_grad = True\n")
+    assert not antifixes.find("weights.requires_grad = True\n")
