@@ -23,6 +23,8 @@ TYPE_CHECKING = False  # importing typing costs 10 ms; annotations are strings
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, TextIO
 
+    from gradexplain import check
+
 EXPLAINED, NOT_EXPLAINED, FAILURE = 0, 1, 2
 FORMATS = ("text", "markdown", "json")
 COLORS = ("auto", "always", "never")
@@ -358,6 +360,75 @@ def kb_check_command(dirs: Sequence[str], stdout: TextIO) -> int:
     status = "OK" if not kb.problems else f"{len(kb.problems)} problem(s)"
     print(f"{files} entry file(s) checked in {', '.join(map(str, paths))}: {status}", file=stdout)
     return EXPLAINED if not kb.problems else NOT_EXPLAINED
+
+
+CHECK_FORMATS = ("text", "json", "sarif")
+
+
+def check_command(paths: Sequence[str], output: Output, options: CheckOptions,
+                  kb_dirs: Sequence[str], stdin: BinaryIO, stderr: TextIO) -> int:
+    """Exit status 0: no findings; 1: findings; 2: a file could not be checked (unreadable
+    or not valid Python: reported, and the others are still checked)."""
+    from gradexplain import check
+
+    if output.format not in CHECK_FORMATS:
+        raise UsageError(f"--format {output.format!r}: use one of {', '.join(CHECK_FORMATS)}")
+    for path in paths:
+        if path != check.STDIN and not os.path.exists(path):
+            raise UsageError(f"{path}: cannot read: no such file or folder")
+    try:
+        config = check.load_config(Path.cwd())
+    except check.ConfigError as error:
+        raise UsageError(str(error)) from None
+    kb = load_knowledge([*config.knowledge, *kb_dirs], stderr)
+    selection = check.Options(options.show_all, frozenset(options.select) or config.select,
+                              frozenset(options.ignore) | config.ignore)
+
+    def run() -> check.Result:
+        return check.check_paths(paths or ["."], kb.entries, selection, stdin)
+
+    result = run()
+    if options.fix or options.diff:
+        fixed = check.fixed_sources(result, options.unsafe_fixes)
+        for file, source in fixed.items():
+            if options.diff or file == "<stdin>":
+                output.stream.write(check.unified_diff(file, result.sources[file], source))
+            else:
+                from gradexplain.runfix import write_with_backup
+
+                backup = write_with_backup(Path(file), source, ".bak")
+                print(f"gradexplain: fixed {file} (original kept as {backup})", file=stderr)
+        if options.fix and fixed and "<stdin>" not in fixed:
+            result = run()
+        if options.diff:
+            return 1 if fixed or result.findings else 0
+    emit_check(result, output, {e.id: e.title for e in kb.entries})
+    if result.problems:
+        return FAILURE
+    return NOT_EXPLAINED if result.findings else EXPLAINED
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    show_all: bool = False
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fix: bool = False
+    diff: bool = False
+    unsafe_fixes: bool = False
+
+
+def emit_check(result: check.Result, output: Output, titles: dict[str, str]) -> None:
+    from gradexplain import checkreport
+
+    if output.format == "json":
+        output.stream.write(checkreport.render_json(result))
+    elif output.format == "sarif":
+        output.stream.write(checkreport.render_sarif(result, titles))
+    elif output.use_rich():
+        checkreport.print_rich(result, output.stream, output.color == "always")
+    else:
+        output.stream.write(checkreport.render_text(result))
 
 
 def hook_command(action: str, site_packages: str | None, stdout: TextIO) -> int:

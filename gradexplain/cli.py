@@ -130,6 +130,42 @@ def run(
     finish(lambda: run_command(target, options))
 
 
+@cli.command()
+def check(
+    paths: Annotated[list[str] | None, typer.Argument(
+        metavar="[PATH|-]...", help="Python files and folders (default: the current folder); "
+                                    "'-' reads one file from stdin.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="Output format: text, json or sarif (SARIF 2.1.0).")] = "text",
+    color: ColorOption = "auto",
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Show medium-confidence findings too.")] = False,
+    select: Annotated[list[str], typer.Option(
+        "--select", metavar="ID", help="Only these entry ids (repeatable).")] = [],  # noqa: B006
+    ignore: Annotated[list[str], typer.Option(
+        "--ignore", metavar="ID", help="Not these entry ids (repeatable).")] = [],  # noqa: B006
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Apply the safe fixes (atomically, keeping FILE.bak).")] = False,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="Print the fixes as a diff; change nothing.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option(
+        "--unsafe-fixes", help="With --fix or --diff: the unsafe fixes too.")] = False,
+    kb: KbOption = [],  # noqa: B006
+) -> None:
+    """Find autograd bugs in Python files before they run: the knowledge base's static
+    detectors. Exit status 0: no findings; 1: findings; 2: bad usage, or a file that could
+    not be checked (unreadable, or not valid Python; the others are still checked).
+
+    Silence a finding with `# gradexplain: ignore[ID]` on its line; configure with
+    [tool.gradexplain] select / ignore / knowledge in pyproject.toml.
+
+    Example: gradexplain check train.py src/
+    """
+    options = app.CheckOptions(show_all, tuple(select), tuple(ignore), fix, diff, unsafe_fixes)
+    finish(lambda: app.check_command(paths or [], app.Output(fmt, color, None, sys.stdout),
+                                     options, kb, sys.stdin.buffer, sys.stderr))
+
+
 @cli.command("list")
 def list_entries(fmt: FormatOption = "text", color: ColorOption = "auto",
                  kb: KbOption = []) -> None:  # noqa: B006

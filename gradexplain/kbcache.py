@@ -29,7 +29,8 @@ CACHE_VAR = "GRADEXPLAIN_CACHE"
 FILE_NAME = "knowledge-v3.json"
 BODIES = "entries"
 # the code whose checks a cached entry has passed: a change to any of them re-validates
-VALIDATORS = ("knowledge.py", "regexcheck.py", "codeflow.py", "fixes/__init__.py")
+VALIDATORS = ("knowledge.py", "regexcheck.py", "codeflow.py", "fixes/__init__.py",
+              "detectors/__init__.py")
 
 
 def cache_dir() -> Path | None:

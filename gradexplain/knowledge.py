@@ -17,6 +17,7 @@ from gradexplain.model import (
     AutoFix,
     Cause,
     Condition,
+    Detect,
     Entry,
     Evidence,
     Fix,
@@ -46,6 +47,7 @@ KNOWN = REQUIRED + (
     "facts_note",
     "raised_in",
     "fallback",
+    "detect",
 )
 
 
@@ -297,8 +299,36 @@ def parse_entry(data: Any, path: Path, family: str, validated: bool = False) -> 
         facts_note=check.optional_text(data, "facts_note", ""),
         raised_in=raised_in,
         fallback=fallback,
+        detects=parse_detects(check, data, fixes),
         path=str(path),
     )
+
+
+def parse_detects(check: Checker, data: dict[str, Any], fixes: tuple[Fix, ...]
+                  ) -> tuple[Detect, ...]:
+    """`detect: [{detector, confidence, message, fix?}]`: the fix must be one of the
+    entry's fixes with an automatic transformer."""
+    detects = check.items(data, "detect", parse_detect, required=False)
+    automatic = {fix.id for fix in fixes if fix.auto is not None}
+    for i, detect in enumerate(detects):
+        if detect.fix is not None and detect.fix not in automatic:
+            check.fail(f"detect[{i}].fix", f"no fix {detect.fix!r} with `auto` in this entry")
+    return detects
+
+
+def parse_detect(check: Checker, item: dict[str, Any], prefix: str) -> Detect:
+    name = check.text(item, "detector", prefix)
+    confidence = check.text(item, "confidence", prefix)
+    if not check.validated:
+        from gradexplain.detectors import CONFIDENCE, REGISTRY
+
+        if name not in REGISTRY:
+            check.fail(prefix + "detector", f"unknown detector {name!r} (known: "
+                       f"{', '.join(sorted(REGISTRY))})")
+        if confidence not in CONFIDENCE:
+            check.fail(prefix + "confidence", f"must be one of {', '.join(CONFIDENCE)}")
+    return Detect(name, confidence, check.text(item, "message", prefix),
+                  check.optional_text(item, "fix", prefix))
 
 
 def parse_raised_in(check: Checker, data: dict[str, Any]) -> RaisedIn | None:

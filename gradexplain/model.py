@@ -124,6 +124,18 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Detect:
+    """A static detector for `gradexplain check`: its name in detectors.REGISTRY, how sure
+    its findings are, the message (a template filled with the detector's names) and the
+    id of the entry's fix to offer, if any."""
+
+    detector: str
+    confidence: str  # high | medium
+    message: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
 class Condition:
     """A frame condition: some frame's function matches `frame_function`; adds `weight`."""
 
@@ -162,6 +174,7 @@ class Entry:
     facts_note: str | None = None  # read beside the live facts: what the numbers should be
     raised_in: RaisedIn | None = None
     fallback: bool = False  # dropped when an entry with a message pattern matches too
+    detects: tuple[Detect, ...] = ()  # static detectors, for `gradexplain check`
     path: str = ""
 
 

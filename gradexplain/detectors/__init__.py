@@ -1,0 +1,51 @@
+"""Static detectors for `gradexplain check`: small functions over a module's syntax tree,
+one per module, named in an explicit registry (as the fixes are) and referred to by the
+knowledge entries' `detect:` sections.
+
+A detector yields the places where the code certainly (or, for `medium` confidence,
+probably) holds the bug its entry explains; the entry supplies the message, the confidence
+and the fix. A detector must stay silent on correct code: a wrong finding costs the user's
+trust in all the others.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+REGISTRY = {
+    "non-scalar-backward": "gradexplain.detectors.non_scalar_backward",
+}
+CONFIDENCE = ("high", "medium")
+
+
+@dataclass(frozen=True)
+class Module:
+    """What a detector reads: the parsed file and its text."""
+
+    path: str
+    source: str
+    tree: ast.Module
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A place that shows the bug; `names` fill the entry's message template; `fix` names
+    the entry's fix to offer instead of the detect section's (a per-sample loss is better
+    averaged than summed)."""
+
+    line: int
+    col: int  # 0-based, as ast counts
+    names: dict[str, str] = field(default_factory=dict)
+    fix: str | None = None
+
+
+Detector = Callable[[Module], Iterator[Hit]]
+
+
+def get(name: str) -> Detector:
+    module = importlib.import_module(REGISTRY[name])
+    detector: Detector = getattr(module, name.replace("-", "_"))
+    return detector
