@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 REGISTRY = {
+    "numpy-without-detach": "gradexplain.detectors.numpy_without_detach",
+    "numpy-without-detach-probable": "gradexplain.detectors.numpy_without_detach",
+    "leaf-update-outside-no-grad": "gradexplain.detectors.leaf_update",
+    "leaf-update-outside-no-grad-probable": "gradexplain.detectors.leaf_update",
     "non-scalar-backward": "gradexplain.detectors.non_scalar_backward",
+    "integer-requires-grad": "gradexplain.detectors.integer_requires_grad",
+    "no-grad-around-loss": "gradexplain.detectors.no_grad_around_loss",
+    "no-grad-helper-loss": "gradexplain.detectors.no_grad_around_loss",
+    "requires-grad-on-loss": "gradexplain.detectors.anti_fixes",
+    "retain-graph-in-loop": "gradexplain.detectors.anti_fixes",
 }
 CONFIDENCE = ("high", "medium")
 

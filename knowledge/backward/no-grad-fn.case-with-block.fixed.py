@@ -12,6 +12,6 @@ for step in range(3):
     pred = model(x)  # <- cause
     loss = nn.functional.mse_loss(pred, y)
     optimizer.zero_grad()
-    loss.backward()  # expect: no-grad-fn
+    loss.backward()  # expect: no-grad-fn  # <- check
     optimizer.step()
     print(round(loss.item(), 4))

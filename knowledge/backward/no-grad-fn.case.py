@@ -16,4 +16,4 @@ for step in range(3):
     x, y = torch.randn(16, 4), torch.randn(16, 1)
     loss = criterion(predict(x), y)
     model.zero_grad()
-    loss.backward()  # expect: no-grad-fn
+    loss.backward()  # expect: no-grad-fn  # <- check

@@ -12,7 +12,7 @@ inputs, targets = torch.randn(8, 4), torch.randn(8, 1)
 
 def train_step():
     _loss = criterion(model(inputs), targets)
-    _loss.mean().backward()  # expect: nonscalar-backward
+    _loss.mean().backward()  # expect: nonscalar-backward  # <- check
 
 
 train_step()

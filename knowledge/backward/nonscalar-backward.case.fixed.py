@@ -7,5 +7,5 @@ import torch
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 y = torch.tensor([3.0, 4.0], requires_grad=True)
 A = x * y
-A.sum().backward()  # expect: nonscalar-backward
+A.sum().backward()  # expect: nonscalar-backward  # <- check
 print(x.grad, y.grad)

@@ -5,7 +5,7 @@ import torch
 
 
 def standardize(v):
-    v -= v.mean()  # expect: leaf-inplace
+    v -= v.mean()  # expect: leaf-inplace  # <- check
     return v / v.std()
 
 

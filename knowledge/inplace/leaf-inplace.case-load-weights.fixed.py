@@ -10,7 +10,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.emb = nn.Embedding(*vectors.shape)
         with torch.no_grad():
-            self.emb.weight.copy_(vectors)  # expect: leaf-inplace
+            self.emb.weight.copy_(vectors)  # expect: leaf-inplace  # <- check
         self.rnn = nn.GRU(vectors.shape[1], 8)
 
 

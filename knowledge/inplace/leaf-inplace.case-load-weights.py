@@ -9,7 +9,7 @@ class Encoder(nn.Module):
     def __init__(self, vectors):
         super().__init__()
         self.emb = nn.Embedding(*vectors.shape)
-        self.emb.weight.copy_(vectors)  # expect: leaf-inplace
+        self.emb.weight.copy_(vectors)  # expect: leaf-inplace  # <- check
         self.rnn = nn.GRU(vectors.shape[1], 8)
 
 

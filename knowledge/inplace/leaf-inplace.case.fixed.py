@@ -13,6 +13,6 @@ for epoch in range(5):
     loss = ((x @ w - y) ** 2).mean()
     loss.backward()
     with torch.no_grad():
-        w -= lr * w.grad  # expect: leaf-inplace
+        w -= lr * w.grad  # expect: leaf-inplace  # <- check
     w.grad.zero_()
 print(w.detach().flatten().round(decimals=4))

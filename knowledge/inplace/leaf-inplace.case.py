@@ -12,6 +12,6 @@ lr = 0.1
 for epoch in range(5):
     loss = ((x @ w - y) ** 2).mean()
     loss.backward()
-    w -= lr * w.grad  # expect: leaf-inplace
+    w -= lr * w.grad  # expect: leaf-inplace  # <- check
     w.grad.zero_()
 print(w.detach().flatten().round(decimals=4))

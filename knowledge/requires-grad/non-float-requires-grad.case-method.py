@@ -9,6 +9,6 @@ classifier = nn.Sequential(nn.Linear(160, 32), nn.ReLU(), nn.Linear(32, 2))
 pcm = (np.random.randn(160) * 1000).astype(np.int16)
 
 waveform = torch.from_numpy(pcm)
-waveform.requires_grad_()  # expect: non-float-requires-grad
+waveform.requires_grad_()  # expect: non-float-requires-grad  # <- check
 loss = classifier(waveform / 32768.0)[1]
 loss.backward()

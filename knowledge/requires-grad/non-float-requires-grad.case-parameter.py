@@ -10,7 +10,7 @@ class EMAModel(nn.Module):
         super().__init__()
         self.model = model
         self.decay = decay
-        self.num_updates = nn.Parameter(torch.tensor(0))  # expect: non-float-requires-grad
+        self.num_updates = nn.Parameter(torch.tensor(0))  # expect: non-float-requires-grad  # <- check
 
 
 ema = EMAModel(nn.Linear(4, 2))

@@ -8,7 +8,7 @@ ys = 0.5 * xs ** 2 - xs + 2
 
 
 def fit(steps=20):
-    coeffs = torch.tensor([1, -2, 3], requires_grad=True)  # expect: non-float-requires-grad
+    coeffs = torch.tensor([1, -2, 3], requires_grad=True)  # expect: non-float-requires-grad  # <- check
     optimizer = torch.optim.SGD([coeffs], lr=0.1)
     for _ in range(steps):
         pred = coeffs[0] * xs ** 2 + coeffs[1] * xs + coeffs[2]

@@ -10,7 +10,7 @@ model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
 
 
 def mean_confidence(logits):
-    probs = logits.softmax(dim=1).detach().numpy()  # expect: numpy-requires-grad
+    probs = logits.softmax(dim=1).detach().numpy()  # expect: numpy-requires-grad  # <- check
     return float(np.max(probs, axis=1).mean())
 
 

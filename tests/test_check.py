@@ -1,0 +1,215 @@
+"""`gradexplain check`: the output formats (flake8 lines, JSON, SARIF 2.1.0), exit statuses,
+suppression comments, pyproject configuration, --diff and --fix, a file that does not
+parse, the pre-commit hook, zero findings on idiomatic scripts, and the runtime case
+scripts flagged at the lines their `# <- check` marks name."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import GRADEXPLAIN, KNOWLEDGE, ROOT, case_files, child_env
+
+from gradexplain import check, knowledge
+
+SEED = ROOT / "examples" / "seed.py"
+CLEAN = ROOT / "tests" / "data" / "clean"
+SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-2.1.0-subset.schema.json"
+LINE_RE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<id>[a-z0-9-]+) (?P<msg>.+)$")
+CHECK_MARK = "# <- check"
+BUGGY = """\
+import torch
+
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = x ** 2
+y.backward()
+"""
+
+
+def gx(*args: str, cwd: Path | None = None, stdin: bytes = b""
+       ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([GRADEXPLAIN, "check", *args], input=stdin, capture_output=True,
+                            env=child_env(), cwd=cwd, timeout=120)
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(),
+                                       result.stderr.decode())
+
+
+@pytest.fixture
+def buggy(tmp_path: Path) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    return path
+
+
+def test_the_seed_is_flagged_in_the_flake8_format() -> None:
+    result = gx(str(SEED))
+    assert result.returncode == 1, result.stderr
+    first = result.stdout.splitlines()[0]
+    match = LINE_RE.match(first)
+    assert match is not None, first
+    assert (match["file"], match["line"], match["col"], match["id"]) == (
+        str(SEED), "10", "1", "nonscalar-backward")
+    assert "A.sum().backward()" in match["msg"]
+    assert result.stdout.splitlines()[-1].startswith("Found 1 finding")
+
+
+def test_idiomatic_scripts_give_no_finding() -> None:
+    """Every detector, medium confidence included, is silent on correct code written in
+    several styles (plain loops, manual SGD, truncated BPTT, a Lightning-style module, a
+    GAN with mixed precision)."""
+    entries = knowledge.load(knowledge.search_dirs()).entries
+    result = check.check_paths([str(CLEAN)], entries, check.Options(show_all=True))
+    assert len(result.sources) >= 5
+    assert result.findings == () and result.problems == ()
+    cli = gx("--all", str(CLEAN))
+    assert cli.returncode == 0 and cli.stdout == "No findings.\n"
+
+
+def test_json_format(buggy: Path) -> None:
+    result = gx("--format", "json", str(buggy))
+    data = json.loads(result.stdout)
+    assert data["schema"] == 1 and data["problems"] == []
+    finding, = data["findings"]
+    assert set(finding) == {"id", "file", "line", "col", "message", "confidence", "fix"}
+    assert (finding["id"], finding["line"], finding["col"]) == ("nonscalar-backward", 5, 1)
+    assert finding["confidence"] == "high"
+    assert finding["fix"]["applicability"] == "safe"
+    assert "-y.backward()\n+y.sum().backward()\n" in finding["fix"]["diff"]
+
+
+def test_sarif_is_valid_2_1_0(buggy: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n", encoding="utf-8")
+    result = gx("--format", "sarif", str(buggy), str(broken))
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema)
+    run, = data["runs"]
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"nonscalar-backward",
+                                                                "syntax-error"}
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels == {"nonscalar-backward": "error", "syntax-error": "error"}
+    region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 5, "startColumn": 1}
+
+
+def test_schema_catches_a_misspelt_property() -> None:
+    """The schema subset is strict enough to fail: a `line` instead of `startLine`."""
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    bad = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [
+        {"message": {"text": "m"}, "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": "a.py"}, "region": {"line": 3}}}]}]}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_a_syntax_error_is_reported_and_the_rest_checked(buggy: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("x = (1,\n", encoding="utf-8")
+    result = gx(str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{broken}:1:") and " syntax-error " in line for line in lines)
+    assert any(line.startswith(f"{buggy}:5:1: nonscalar-backward ") for line in lines)
+
+
+@pytest.mark.parametrize("comment, silenced", [
+    ("  # gradexplain: ignore[nonscalar-backward]", True),
+    ("  # gradexplain: ignore", True),
+    ("  # gradexplain: ignore[no-grad-fn, nonscalar-backward]", True),
+    ("  # gradexplain: ignore[no-grad-fn]", False),
+])
+def test_suppression_comments(tmp_path: Path, comment: str, silenced: bool) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(BUGGY.replace("y.backward()", "y.backward()" + comment), encoding="utf-8")
+    assert gx(str(path)).returncode == (0 if silenced else 1)
+
+
+@pytest.mark.parametrize("table, status", [
+    ('ignore = ["nonscalar-backward"]', 0),
+    ('select = ["no-grad-fn"]', 0),
+    ('select = ["nonscalar-backward"]', 1),
+])
+def test_pyproject_configuration(buggy: Path, table: str, status: int) -> None:
+    (buggy.parent / "pyproject.toml").write_text(f"[tool.gradexplain]\n{table}\n",
+                                                 encoding="utf-8")
+    assert gx("train.py", cwd=buggy.parent).returncode == status
+
+
+def test_bad_configuration_is_one_line(buggy: Path) -> None:
+    (buggy.parent / "pyproject.toml").write_text("[tool.gradexplain]\nselec = []\n",
+                                                 encoding="utf-8")
+    result = gx("train.py", cwd=buggy.parent)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"gradexplain: error: {buggy.parent / 'pyproject.toml'}: [tool.gradexplain] selec: "
+        "unknown key (known: select, ignore, knowledge)"]
+
+
+def test_diff_changes_nothing_and_fix_writes_a_working_script(buggy: Path) -> None:
+    before = buggy.read_bytes()
+    diff = gx("--diff", str(buggy))
+    assert diff.returncode == 1 and "+y.sum().backward()" in diff.stdout
+    assert buggy.read_bytes() == before
+    fixed = gx("--fix", str(buggy))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert f"fixed {buggy}" in fixed.stderr
+    assert (buggy.parent / "train.py.bak").read_bytes() == before
+    run = subprocess.run([sys.executable, str(buggy)], capture_output=True, text=True,
+                         env=child_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
+def test_stdin(buggy: Path) -> None:
+    result = gx("-", stdin=buggy.read_bytes())
+    assert result.returncode == 1 and result.stdout.startswith("<stdin>:5:1: nonscalar-backward")
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = gx(str(tmp_path / "nope.py"))
+    assert result.returncode == 2 and result.stderr.startswith("gradexplain: error: ")
+
+
+def test_pre_commit_hook_definition(buggy: Path) -> None:
+    """pre-commit runs the hook's entry with the staged Python files as arguments."""
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook, = hooks
+    assert hook["id"] == "gradexplain-check" and hook["language"] == "python"
+    assert hook["types"] == ["python"]
+    command = hook["entry"].split()
+    assert command[:2] == ["gradexplain", "check"]
+    staged = subprocess.run([str(Path(GRADEXPLAIN).parent / command[0]), *command[1:],
+                             str(buggy), str(SEED)], capture_output=True, text=True,
+                            env=child_env(), timeout=120)
+    assert staged.returncode == 1 and staged.stdout.count(" nonscalar-backward ") == 2
+
+
+def check_marked_cases() -> list[Path]:
+    detected = {e.id for e in knowledge.load([KNOWLEDGE]).entries if e.detects}
+    return [p for p in case_files() if p.name.split(".")[0] in detected]
+
+
+@pytest.mark.parametrize("case", check_marked_cases(), ids=lambda p: p.name)
+def test_case_scripts_are_flagged_where_marked(case: Path) -> None:
+    """A case script of an entry with detectors is flagged on exactly the lines marked
+    `# <- check` (none: the detectors do not claim that pattern)."""
+    entry_id = case.name.split(".")[0]
+    entries = knowledge.load(knowledge.search_dirs()).entries
+    result = check.check_paths([str(case)], entries, check.Options(show_all=True))
+    flagged = sorted(f.line for f in result.findings if f.id == entry_id)
+    marked = [i for i, line in enumerate(case.read_text(encoding="utf-8").splitlines(), 1)
+              if CHECK_MARK in line]
+    assert flagged == marked, (flagged, marked)
+
+
+def test_some_cases_are_marked() -> None:
+    assert sum(CHECK_MARK in p.read_text(encoding="utf-8") for p in check_marked_cases()) >= 2
+    assert os.path.exists(KNOWLEDGE / "backward" / "nonscalar-backward.case.py")
