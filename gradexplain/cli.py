@@ -157,7 +157,7 @@ def check(
     not be checked (unreadable, or not valid Python; the others are still checked).
 
     Silence a finding with `# gradexplain: ignore[ID]` on its line; configure with
-    [tool.gradexplain] select / ignore / knowledge in pyproject.toml.
+    \\[tool.gradexplain] select / ignore / knowledge in pyproject.toml.
 
     Example: gradexplain check train.py src/
     """
