@@ -186,18 +186,24 @@ def wanted(entry_id: str, detect: Detect, options: Options) -> bool:
 
 
 def check_module(module: Module, detecting: Sequence[tuple[Entry, Detect]]) -> list[Finding]:
+    """Each detector runs once; a hit becomes a finding through the wanted detect item of
+    its entry with the hit's confidence (a medium hit with no such item is not shown)."""
     lines = module.source.splitlines()
-    found: dict[tuple[str, int, int], Finding] = {}
+    items: dict[str, dict[tuple[str, str], tuple[Entry, Detect]]] = {}
     for entry, detect in detecting:
-        for hit in get(detect.detector)(module):
-            if silenced(entry.id, lines, hit.line):
-                continue
-            finding = Finding(entry.id, module.path, hit.line, hit.col + 1,
-                              fill(detect.message, hit), detect.confidence, detect.detector)
-            fix_id = hit.fix or detect.fix
-            if fix_id is not None:
-                finding = replace(finding, fix=suggest(module, entry, fix_id, hit))
-            found.setdefault((entry.id, hit.line, hit.col), finding)
+        items.setdefault(detect.detector, {})[entry.id, detect.confidence] = entry, detect
+    found: dict[tuple[str, int, int], Finding] = {}
+    for detector, wanted_items in items.items():
+        for hit in get(detector)(module):
+            for (entry_id, confidence), (entry, detect) in wanted_items.items():
+                if confidence != hit.confidence or silenced(entry_id, lines, hit.line):
+                    continue
+                finding = Finding(entry_id, module.path, hit.line, hit.col + 1,
+                                  fill(detect.message, hit), confidence, detector)
+                fix_id = hit.fix or detect.fix
+                if fix_id is not None:
+                    finding = replace(finding, fix=suggest(module, entry, fix_id, hit))
+                found.setdefault((entry_id, hit.line, hit.col), finding)
     return sorted(found.values(), key=lambda f: (f.line, f.col, f.id))
 
 

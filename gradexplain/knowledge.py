@@ -306,13 +306,19 @@ def parse_entry(data: Any, path: Path, family: str, validated: bool = False) -> 
 
 def parse_detects(check: Checker, data: dict[str, Any], fixes: tuple[Fix, ...]
                   ) -> tuple[Detect, ...]:
-    """`detect: [{detector, confidence, message, fix?}]`: the fix must be one of the
-    entry's fixes with an automatic transformer."""
+    """`detect: [{detector, confidence, message, fix?}]`: one item per detector and
+    confidence (a detector's medium hits take its medium item's message); the fix must be
+    one of the entry's fixes with an automatic transformer."""
     detects = check.items(data, "detect", parse_detect, required=False)
     automatic = {fix.id for fix in fixes if fix.auto is not None}
+    seen = set()
     for i, detect in enumerate(detects):
         if detect.fix is not None and detect.fix not in automatic:
             check.fail(f"detect[{i}].fix", f"no fix {detect.fix!r} with `auto` in this entry")
+        if (detect.detector, detect.confidence) in seen:
+            check.fail(f"detect[{i}]", f"a second {detect.confidence} item for "
+                       f"{detect.detector!r}")
+        seen.add((detect.detector, detect.confidence))
     return detects
 
 

@@ -125,9 +125,9 @@ class Fix:
 
 @dataclass(frozen=True)
 class Detect:
-    """A static detector for `gradexplain check`: its name in detectors.REGISTRY, how sure
-    its findings are, the message (a template filled with the detector's names) and the
-    id of the entry's fix to offer, if any."""
+    """A static detector for `gradexplain check`: its name in detectors.REGISTRY, the
+    confidence of the hits this item reports, the message (a template filled with the
+    detector's names) and the id of the entry's fix to offer, if any."""
 
     detector: str
     confidence: str  # high | medium

@@ -1,5 +1,5 @@
 """The grad-mode detectors: integer-requires-grad (non-float-requires-grad) and
-no-grad-around-loss / no-grad-helper-loss (no-grad-fn).
+no-grad-around-loss, high and medium (no-grad-fn).
 
 Snippets are tables, as semgrep's rule tests are: a line ending in `# ruleid` must be
 flagged, every other line must not; the near misses are correct code that looks alike.
@@ -26,12 +26,14 @@ MARK = "# ruleid"
 PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
-def flagged(detector: str, snippet: str) -> tuple[list[int], list[int]]:
-    """(flagged lines, lines marked `# ruleid`) of the snippet after the imports."""
+def flagged(detector: str, snippet: str, confidence: str = "high"
+            ) -> tuple[list[int], list[int]]:
+    """(lines flagged with that confidence, lines marked `# ruleid`) of the snippet after
+    the imports."""
     source = PRELUDE + textwrap.dedent(snippet)
     hits = get(detector)(Module("<snippet>", source, ast.parse(source)))
     marked = [i for i, line in enumerate(source.splitlines(), 1) if line.endswith(MARK)]
-    return sorted(hit.line for hit in hits), marked
+    return sorted(hit.line for hit in hits if hit.confidence == confidence), marked
 
 
 INTEGER_FLAGGED = {
@@ -401,26 +403,26 @@ HELPER_NEAR_MISSES = {
 def test_no_grad_around_loss_flags(snippet: str) -> None:
     lines, marked = flagged("no-grad-around-loss", snippet)
     assert marked and lines == marked
-    assert flagged("no-grad-helper-loss", snippet)[0] == []
+    assert flagged("no-grad-around-loss", snippet, "medium")[0] == []
 
 
 @pytest.mark.parametrize("snippet", NO_GRAD_NEAR_MISSES.values(),
                          ids=NO_GRAD_NEAR_MISSES.keys())
 def test_no_grad_around_loss_near_misses(snippet: str) -> None:
     assert flagged("no-grad-around-loss", snippet) == ([], [])
-    assert flagged("no-grad-helper-loss", snippet) == ([], [])
+    assert flagged("no-grad-around-loss", snippet, "medium") == ([], [])
 
 
 @pytest.mark.parametrize("snippet", HELPER_FLAGGED.values(), ids=HELPER_FLAGGED.keys())
 def test_no_grad_helper_loss_flags(snippet: str) -> None:
-    lines, marked = flagged("no-grad-helper-loss", snippet)
+    lines, marked = flagged("no-grad-around-loss", snippet, "medium")
     assert marked and lines == marked
     assert flagged("no-grad-around-loss", snippet)[0] == []
 
 
 @pytest.mark.parametrize("snippet", HELPER_NEAR_MISSES.values(), ids=HELPER_NEAR_MISSES.keys())
 def test_no_grad_helper_loss_near_misses(snippet: str) -> None:
-    assert flagged("no-grad-helper-loss", snippet) == ([], [])
+    assert flagged("no-grad-around-loss", snippet, "medium") == ([], [])
 
 
 def test_messages_say_what_and_what_to_do(tmp_path: Path) -> None:

@@ -18,6 +18,11 @@ ROOT = KNOWLEDGE.parent
 MINIMAL = MINIMAL_ENTRY.format(id="my-error", pattern="my special failure")
 
 
+def detect(*items: str) -> str:
+    """A `detect:` section of flow-style items, put before `fixes:`."""
+    return "detect:\n" + "".join(f"  - {{{item}, message: m}}\n" for item in items) + "fixes:"
+
+
 def write_entry(directory: Path, text: str, name: str = "my-error") -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(text)
@@ -46,6 +51,14 @@ def test_builtin_entries_load(kb: KnowledgeBase) -> None:
     (("    after: b", "    after: b\n    rewrite: {find: 'a', replace: '\\g<t>'}"),
      "fixes[0].rewrite.replace", "names group 't'"),
     (("fixes:", "fixes: 3\nx:"), "x", "unknown field"),
+    (("fixes:", detect("detector: nope, confidence: high")), "detect[0].detector",
+     "unknown detector"),
+    (("fixes:", detect("detector: non-scalar-backward, confidence: low")),
+     "detect[0].confidence", "must be one of high, medium"),
+    (("fixes:", detect("detector: non-scalar-backward, confidence: high, fix: fix-it")),
+     "detect[0].fix", "no fix 'fix-it' with `auto`"),
+    (("fixes:", detect(*["detector: non-scalar-backward, confidence: high"] * 2)),
+     "detect[1]", "a second high item for 'non-scalar-backward'"),
 ])
 def test_broken_entry_names_file_field_and_problem(
     tmp_path: Path, change: tuple[str, str], field: str, problem: str

@@ -2,9 +2,9 @@
 one per module, named in an explicit registry (as the fixes are) and referred to by the
 knowledge entries' `detect:` sections.
 
-A detector yields the places where the code certainly (or, for `medium` confidence,
-probably) holds the bug its entry explains; the entry supplies the message, the confidence
-and the fix. A detector must stay silent on correct code: a wrong finding costs the user's
+A detector yields the places where the code certainly (or, in a `medium` hit, probably)
+holds the bug its entry explains; the entry supplies, per confidence, the message and the
+fix. A detector must stay silent on correct code: a wrong finding costs the user's
 trust in all the others.
 """
 
@@ -17,13 +17,10 @@ from dataclasses import dataclass, field
 
 REGISTRY = {
     "numpy-without-detach": "gradexplain.detectors.numpy_without_detach",
-    "numpy-without-detach-probable": "gradexplain.detectors.numpy_without_detach",
     "leaf-update-outside-no-grad": "gradexplain.detectors.leaf_update",
-    "leaf-update-outside-no-grad-probable": "gradexplain.detectors.leaf_update",
     "non-scalar-backward": "gradexplain.detectors.non_scalar_backward",
     "integer-requires-grad": "gradexplain.detectors.integer_requires_grad",
     "no-grad-around-loss": "gradexplain.detectors.no_grad_around_loss",
-    "no-grad-helper-loss": "gradexplain.detectors.no_grad_around_loss",
     "requires-grad-on-loss": "gradexplain.detectors.anti_fixes",
     "retain-graph-in-loop": "gradexplain.detectors.anti_fixes",
 }
@@ -43,12 +40,14 @@ class Module:
 class Hit:
     """A place that shows the bug; `names` fill the entry's message template; `fix` names
     the entry's fix to offer instead of the detect section's (a per-sample loss is better
-    averaged than summed)."""
+    averaged than summed); `confidence` picks the entry's detect item of that confidence,
+    whose message says how sure the finding is."""
 
     line: int
     col: int  # 0-based, as ast counts
     names: dict[str, str] = field(default_factory=dict)
     fix: str | None = None
+    confidence: str = "high"
 
 
 Detector = Callable[[Module], Iterator[Hit]]

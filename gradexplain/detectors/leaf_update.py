@@ -43,14 +43,6 @@ NO_GRAD_FIX = "wrap-in-no-grad"
 
 
 def leaf_update_outside_no_grad(module: Module) -> Iterator[Hit]:
-    yield from hits(module, Sure.HIGH)
-
-
-def leaf_update_outside_no_grad_probable(module: Module) -> Iterator[Hit]:
-    yield from hits(module, Sure.MEDIUM)
-
-
-def hits(module: Module, wanted: Sure) -> Iterator[Hit]:
     file = analyse(module.tree)
     for context in file.contexts:
         for node in context.scope.nodes():
@@ -59,11 +51,13 @@ def hits(module: Module, wanted: Sure) -> Iterator[Hit]:
                 continue
             target, shown = update
             leaf = leaf_origin(context, target, node)
-            if leaf is not None and certainty(context, node, target) == wanted:
+            sure = None if leaf is None else certainty(context, node, target)
+            if leaf is not None and sure is not None:
                 fix = NO_GRAD_FIX if leaf.parameter or is_init(node) or reads_grad(
                     context, node, target) else None
                 yield Hit(node.lineno, node.col_offset,  # type: ignore[attr-defined]
-                          {"name": ast.unparse(target), "why": leaf.why, "update": shown}, fix)
+                          {"name": ast.unparse(target), "why": leaf.why, "update": shown}, fix,
+                          sure.confidence)
 
 
 def inplace_update(node: ast.AST) -> tuple[ast.expr, str] | None:

@@ -1,4 +1,4 @@
-"""no-grad-around-loss (and no-grad-helper-loss): backward() on a value that was computed
+"""no-grad-around-loss: backward() on a value that was computed
 with grad mode off, which raises "element 0 of tensors does not require grad".
 
 The back-propagated value is followed back through the assignments of its scope (only those
@@ -12,8 +12,8 @@ that certainly reach the line). It is grad-free when:
   loss module built without tensors. `criterion(model(x), target)` never is: `model(x)` may
   record a graph, whatever `target` is.
 A name changed in place anywhere in the scope (`x.add_(w)`, `x[0] = w`, `x.requires_grad = True`)
-is not followed. no-grad-helper-loss (medium) is the same when the cut is a call of a
-module-level helper decorated with `@torch.no_grad()`: the helper could be rebound at run time.
+is not followed. The hit is only medium when the cut is a call of a module-level helper
+decorated with `@torch.no_grad()`: the helper could be rebound at run time.
 """
 
 from __future__ import annotations
@@ -90,14 +90,6 @@ class Flow:
 
 
 def no_grad_around_loss(module: Module) -> Iterator[Hit]:
-    return hits(module, helper=False)
-
-
-def no_grad_helper_loss(module: Module) -> Iterator[Hit]:
-    return hits(module, helper=True)
-
-
-def hits(module: Module, helper: bool) -> Iterator[Hit]:
     helpers = grad_off_helpers(module.tree)
     functions = {id(node.body): node for node in ast.walk(module.tree)
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -111,10 +103,12 @@ def hits(module: Module, helper: bool) -> Iterator[Hit]:
         for call, targets in backward:
             for target in targets:
                 cuts = grad_free(target, flow, 0)
-                if cuts and any(cut.helper for cut in cuts) == helper:
+                if cuts:
+                    helper = any(cut.helper for cut in cuts)
                     yield Hit(call.lineno, call.col_offset,
                               {"name": ast.unparse(target), "cut": cuts[0].text},
-                              offered_fix(module, call, cuts))
+                              offered_fix(module, call, cuts),
+                              "medium" if helper else "high")
                     break
 
 

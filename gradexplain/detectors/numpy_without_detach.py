@@ -8,8 +8,8 @@ parameters, through operations that keep requires_grad (arithmetic, `.sum()`, `.
 `.cpu()`, indexing; not `.detach()`, `.data`, `.item()`, `.argmax()`, `.long()`) run while
 grad mode is on. In a file that may move tensors to a GPU only `t.cpu().numpy()` is
 flagged: `t.numpy()` of a GPU tensor fails on its device first (numpy-cuda-tensor).
-`numpy-without-detach` yields what is certain; `...-probable` what holds unless a caller
-turns grad mode off, or what comes out of the file's own nn.Module classes.
+High-confidence hits are certain; medium ones hold unless a caller turns grad mode off, or
+come out of the file's own nn.Module classes.
 """
 
 from __future__ import annotations
@@ -67,14 +67,6 @@ class Trace:
 
 
 def numpy_without_detach(module: Module) -> Iterator[Hit]:
-    yield from hits(module, Sure.HIGH)
-
-
-def numpy_without_detach_probable(module: Module) -> Iterator[Hit]:
-    yield from hits(module, Sure.MEDIUM)
-
-
-def hits(module: Module, wanted: Sure) -> Iterator[Hit]:
     file = analyse(module.tree)
     for context in file.contexts:
         for call in context.scope.calls():
@@ -83,9 +75,11 @@ def hits(module: Module, wanted: Sure) -> Iterator[Hit]:
                     expected_to_fail(context, call)):
                 continue
             trace = requires_grad(context, receiver, call, 0)
-            if trace is not None and least(trace.sure, grad_mode(context, call)) == wanted:
+            sure = None if trace is None else least(trace.sure, grad_mode(context, call))
+            if trace is not None and sure is not None:
                 yield Hit(call.lineno, call.col_offset,
-                          {"tensor": shown(receiver), "why": trace.why()})
+                          {"tensor": shown(receiver), "why": trace.why()},
+                          confidence=sure.confidence)
 
 
 def numpy_receiver(call: ast.Call) -> ast.expr | None:

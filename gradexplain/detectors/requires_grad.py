@@ -66,6 +66,11 @@ class Sure(enum.IntEnum):
     MEDIUM = 1
     HIGH = 2
 
+    @property
+    def confidence(self) -> str:
+        """The finding's confidence, as `detect:` items name it."""
+        return self.name.lower()
+
 
 def least(*values: Sure | None) -> Sure | None:
     """The least sure of several conditions that must all hold (None: one is unknown)."""
