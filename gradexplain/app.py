@@ -9,11 +9,12 @@ Exit statuses (documented in README and `--help`):
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gradexplain import knowledge
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO, TextIO
 
     from gradexplain import check
+    from gradexplain.model import Entry
 
 EXPLAINED, NOT_EXPLAINED, FAILURE = 0, 1, 2
 FORMATS = ("text", "markdown", "json")
@@ -384,6 +386,11 @@ def check_command(paths: Sequence[str], output: Output, options: CheckOptions,
     selection = check.Options(options.show_all, frozenset(options.select) or config.select,
                               frozenset(options.ignore) | config.ignore)
 
+    if options.fix and not options.diff and check.STDIN in paths:
+        if list(paths) != [check.STDIN]:
+            raise UsageError("--fix with '-': standard input must be the only path")
+        return fix_stdin(kb.entries, selection, options, output, stdin, stderr)
+
     def run() -> check.Result:
         return check.check_paths(paths or ["."], kb.entries, selection, stdin)
 
@@ -391,14 +398,14 @@ def check_command(paths: Sequence[str], output: Output, options: CheckOptions,
     if options.fix or options.diff:
         fixed = check.fixed_sources(result, options.unsafe_fixes)
         for file, source in fixed.items():
-            if options.diff or file == "<stdin>":
+            if options.diff:
                 output.stream.write(check.unified_diff(file, result.sources[file], source))
             else:
                 from gradexplain.runfix import write_with_backup
 
                 backup = write_with_backup(Path(file), source, ".bak")
                 print(f"gradexplain: fixed {file} (original kept as {backup})", file=stderr)
-        if options.fix and fixed and "<stdin>" not in fixed:
+        if options.fix and fixed:
             result = run()
         if options.diff:
             return 1 if fixed or result.findings else 0
@@ -406,6 +413,37 @@ def check_command(paths: Sequence[str], output: Output, options: CheckOptions,
     if result.problems:
         return FAILURE
     return NOT_EXPLAINED if result.findings else EXPLAINED
+
+
+def fix_stdin(entries: Sequence[Entry], selection: check.Options, options: CheckOptions,
+              output: Output, stdin: BinaryIO, stderr: TextIO) -> int:
+    """`check --fix -`, as editors call a formatter: the source, fixed where a fix applies,
+    on stdout in its own encoding and line endings; the findings left, on stderr."""
+    from gradexplain import check
+    from gradexplain.runfix import encode_like
+
+    original = stdin.read()
+    result = check.check_paths([check.STDIN], entries, selection, io.BytesIO(original))
+    fixed = check.fixed_sources(result, options.unsafe_fixes).get(check.STDIN_NAME)
+    data = original if fixed is None else encode_like(Path(check.STDIN_NAME), fixed, original)
+    if fixed is not None:
+        result = check.check_paths([check.STDIN], entries, selection, io.BytesIO(data))
+    write_bytes(output.stream, data)
+    emit_check(result, replace(output, stream=stderr), {e.id: e.title for e in entries})
+    if result.problems:
+        return FAILURE
+    return NOT_EXPLAINED if result.findings else EXPLAINED
+
+
+def write_bytes(stream: TextIO, data: bytes) -> None:
+    """DATA as it is on a text stream's binary buffer (decoded where it has none)."""
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode("utf-8", "replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist"}
 IGNORE_RE = re.compile(r"#\s*gradexplain:\s*ignore(?:\[(?P<ids>[\w\s,-]*)\])?")
 STDIN = "-"
+STDIN_NAME = "<stdin>"  # the file name findings from stdin carry
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def check_paths(paths: Sequence[str], entries: Iterable[Entry], options: Options
     problems: list[Problem] = []
     sources: dict[str, str] = {}
     for path in python_files(paths):
-        name = "<stdin>" if path == STDIN else path
+        name = STDIN_NAME if path == STDIN else path
         try:
             source = read_source(path, stdin)
             tree = ast.parse(source, filename=name)

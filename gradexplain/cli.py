@@ -145,7 +145,8 @@ def check(
     ignore: Annotated[list[str], typer.Option(
         "--ignore", metavar="ID", help="Not these entry ids (repeatable).")] = [],  # noqa: B006
     fix: Annotated[bool, typer.Option(
-        "--fix", help="Apply the safe fixes (atomically, keeping FILE.bak).")] = False,
+        "--fix", help="Apply the safe fixes (atomically, keeping FILE.bak); with '-', print "
+                      "the fixed source and report what is left on stderr.")] = False,
     diff: Annotated[bool, typer.Option(
         "--diff", help="Print the fixes as a diff; change nothing.")] = False,
     unsafe_fixes: Annotated[bool, typer.Option(

@@ -173,6 +173,28 @@ def test_stdin(buggy: Path) -> None:
     assert result.returncode == 1 and result.stdout.startswith("<stdin>:5:1: nonscalar-backward")
 
 
+def test_fix_of_stdin_prints_the_fixed_source(buggy: Path) -> None:
+    """As editors call a formatter: the fixed source on stdout, in the input's line
+    endings; what is left on stderr."""
+    crlf = buggy.read_bytes().replace(b"\n", b"\r\n")
+    result = subprocess.run([GRADEXPLAIN, "check", "--fix", "-"], input=crlf,
+                            capture_output=True, env=child_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == crlf.replace(b"y.backward()", b"y.sum().backward()")
+    assert b"No findings" in result.stderr
+
+
+def test_fix_of_stdin_reports_what_is_left(tmp_path: Path) -> None:
+    unfixable = ("import torch\nx = torch.randn(3, requires_grad=True)\n"
+                 "loss = (x * 2).sum().detach()\nloss.requires_grad = True\nloss.backward()\n")
+    result = gx("--fix", "-", stdin=unfixable.encode())
+    assert result.returncode == 1
+    assert result.stdout == unfixable
+    assert result.stderr.startswith("<stdin>:4:1: no-grad-fn")
+    mixed = gx("--fix", "-", str(tmp_path), stdin=unfixable.encode())
+    assert mixed.returncode == 2 and "must be the only path" in mixed.stderr
+
+
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = gx(str(tmp_path / "nope.py"))
     assert result.returncode == 2 and result.stderr.startswith("gradexplain: error: ")
