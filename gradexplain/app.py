@@ -399,7 +399,9 @@ def check_command(paths: Sequence[str], output: Output, options: CheckOptions,
         fixed = check.fixed_sources(result, options.unsafe_fixes)
         for file, source in fixed.items():
             if options.diff:
-                output.stream.write(check.unified_diff(file, result.sources[file], source))
+                from gradexplain.runfix import unified_diff
+
+                output.stream.write(unified_diff(file, result.sources[file], source))
             else:
                 from gradexplain.runfix import write_with_backup
 

@@ -11,7 +11,6 @@ knowledge folders.
 from __future__ import annotations
 
 import ast
-import difflib
 import io
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from gradexplain.detectors import Hit, Module, get
 from gradexplain.model import Detect, Entry
+from gradexplain.runfix import unified_diff
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -199,13 +199,21 @@ def check_module(module: Module, detecting: Sequence[tuple[Entry, Detect]]) -> l
             for (entry_id, confidence), (entry, detect) in wanted_items.items():
                 if confidence != hit.confidence or silenced(entry_id, lines, hit.line):
                     continue
-                finding = Finding(entry_id, module.path, hit.line, hit.col + 1,
-                                  fill(detect.message, hit), confidence, detector)
+                finding = Finding(entry_id, module.path, hit.line,
+                                  character_column(lines, hit) + 1, fill(detect.message, hit),
+                                  confidence, detector)
                 fix_id = hit.fix or detect.fix
                 if fix_id is not None:
                     finding = replace(finding, fix=suggest(module, entry, fix_id, hit))
                 found.setdefault((entry_id, hit.line, hit.col), finding)
     return sorted(found.values(), key=lambda f: (f.line, f.col, f.id))
+
+
+def character_column(lines: Sequence[str], hit: Hit) -> int:
+    """The hit's column in characters, as editors and SARIF count: ast counts UTF-8 bytes."""
+    if not 1 <= hit.line <= len(lines):
+        return hit.col
+    return len(lines[hit.line - 1].encode("utf-8")[:hit.col].decode("utf-8", "replace"))
 
 
 def silenced(entry_id: str, lines: Sequence[str], line: int) -> bool:
@@ -246,11 +254,6 @@ def transform(transformer: str, args: tuple[tuple[str, Any], ...], source: str,
 
     outcome = fixes.get(transformer)(fixes.FixRequest(source, line, dict(args)))
     return outcome.source if outcome.source not in (None, source) else None
-
-
-def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"a/{path}", f"b/{path}"))
 
 
 def fixed_sources(result: Result, unsafe: bool) -> dict[str, str]:

@@ -4,6 +4,8 @@ scanning, and a rich view with the code and the fix on a terminal."""
 from __future__ import annotations
 
 import json
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from gradexplain import __version__
 from gradexplain.check import Finding, Result
@@ -66,6 +68,7 @@ def render_sarif(result: Result, rules: dict[str, str]) -> str:
                        "helpUri": "https://github.com/gradexplain/gradexplain#known-errors"}
                       for rule_id in ids]}},
         "results": results,
+        "columnKind": "unicodeCodePoints",
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]},
                       indent=2) + "\n"
@@ -75,7 +78,7 @@ def sarif_result(rule_id: str, message: str, level: str, file: str, line: int,
                  col: int) -> dict[str, Any]:
     return {"ruleId": rule_id, "level": level, "message": {"text": message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": file.replace("\\", "/")},
+                "artifactLocation": {"uri": sarif_uri(file)},
                 "region": {"startLine": line, "startColumn": col}}}]}
 
 
@@ -100,3 +103,12 @@ def print_rich(result: Result, stream: TextIO, force_color: bool = False) -> Non
             console.print(f"  [green]fix ({finding.fix.applicability}):[/]")
             console.print(Syntax(finding.fix.diff, "diff"))
     console.print(summary(result))
+
+
+def sarif_uri(file: str) -> str:
+    """A URI reference for the file: `file:///...` for an absolute path, else the relative
+    path with what a URI gives a meaning to (space, `%`, `#`, `?`, `:`, non-ASCII) escaped."""
+    path = PurePath(file)
+    if path.is_absolute():
+        return Path(file).as_uri()
+    return quote(path.as_posix(), safe="/")

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import jsonschema
@@ -89,8 +90,7 @@ def test_sarif_is_valid_2_1_0(buggy: Path, tmp_path: Path) -> None:
     result = gx("--format", "sarif", str(buggy), str(broken))
     assert result.returncode == 2
     data = json.loads(result.stdout)
-    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.validate(data, schema)
+    sarif_validator().validate(data)
     run, = data["runs"]
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"nonscalar-backward",
                                                                 "syntax-error"}
@@ -98,6 +98,41 @@ def test_sarif_is_valid_2_1_0(buggy: Path, tmp_path: Path) -> None:
     assert levels == {"nonscalar-backward": "error", "syntax-error": "error"}
     region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
     assert region == {"startLine": 5, "startColumn": 1}
+
+
+def sarif_validator() -> jsonschema.Draft7Validator:
+    """The subset schema with its formats checked (`uri-reference` needs a URI library,
+    without which jsonschema skips the check silently)."""
+    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+    assert "uri-reference" in checker.checkers
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema, format_checker=checker)
+
+
+def test_sarif_names_odd_files_and_counts_characters(tmp_path: Path) -> None:
+    """Paths become URI references (spaces, `%`, `#`, non-ASCII escaped; absolute ones
+    file:// URIs) that decode back to the path; columns count characters, not bytes."""
+    folder = tmp_path / "dir with spaces"
+    folder.mkdir()
+    odd = folder / "ünï #1 %20[x].py"
+    odd.write_text("import torch\n"
+                   "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+                   "é = x * 2; é.backward()\n", encoding="utf-8")
+    relative = gx("--format", "sarif", "dir with spaces", cwd=tmp_path)
+    absolute = gx("--format", "sarif", str(odd))
+    stdin = gx("--format", "sarif", "-", stdin=odd.read_bytes())
+    for result, path in ((relative, f"dir with spaces/{odd.name}"), (absolute, str(odd)),
+                         (stdin, "<stdin>")):
+        assert result.returncode == 1, result.stderr
+        data = json.loads(result.stdout)
+        sarif_validator().validate(data)
+        location, = [r["locations"][0]["physicalLocation"] for r in data["runs"][0]["results"]]
+        uri = location["artifactLocation"]["uri"]
+        decoded = urllib.parse.unquote(uri.removeprefix("file://"))
+        assert decoded == path, uri
+        assert location["region"] == {"startLine": 3, "startColumn": 12}
+        assert data["runs"][0]["columnKind"] == "unicodeCodePoints"
+    assert gx("-", stdin=odd.read_bytes()).stdout.startswith("<stdin>:3:12: nonscalar-backward")
 
 
 def test_schema_catches_a_misspelt_property() -> None:

@@ -90,7 +90,7 @@ class Scope:
             return self.module.only_value(name)
         bindings = [b for b in bindings
                     if not (through_augmented and isinstance(b, ast.AugAssign))]
-        before = [b for b in bindings if getattr(b, "lineno", 0) < line]
+        before = [b for b in bindings if precedes(b, use)]
         if not before:
             return None
         last = max(before, key=lambda b: (getattr(b, "lineno", 0), getattr(b, "col_offset", 0)))
@@ -133,6 +133,18 @@ class Scope:
             return bool(values) and all(isinstance(v, ast.Call)
                                         and keyword(v, "reduction") == "none" for v in values)
         return False
+
+
+def precedes(binding: ast.AST, use: ast.AST) -> bool:
+    """The binding starts before the use, and, for an assignment, ends before it too
+    (`y = 2 * x; y.backward()` on one line; in `y = y * 2` the `y` read is not yet the
+    new one). A loop's binding holds its body's uses and stays a candidate."""
+    start = (getattr(use, "lineno", 0), getattr(use, "col_offset", 0))
+    if (getattr(binding, "lineno", 0), getattr(binding, "col_offset", 0)) >= start:
+        return False
+    if isinstance(binding, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        return (binding.end_lineno or 0, binding.end_col_offset or 0) <= start
+    return True
 
 
 def assigned_value(binding: ast.AST, name: str) -> ast.expr | None:
