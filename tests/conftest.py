@@ -110,3 +110,20 @@ def case_outputs() -> dict[Path, subprocess.CompletedProcess[str]]:
     paths = case_files()
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(paths, pool.map(run_script, paths), strict=True))
+
+
+HERE = "# <- here"  # the line a detector test's buggy snippet must be flagged on
+
+
+def marked_line(source: str) -> int:
+    """The one line of a snippet marked `# <- here`."""
+    lines = [i for i, line in enumerate(source.splitlines(), 1) if HERE in line]
+    assert len(lines) == 1, source
+    return lines[0]
+
+
+def matches_entry(message: str, entry: knowledge.Entry) -> bool:
+    """An error message an entry's patterns recognise (and its not_patterns allow)."""
+    return any(re.search(p.regex, message) for p in entry.patterns) and not any(
+        n in message for n in entry.not_patterns)
+

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import KNOWLEDGE, ROOT, child_env
+from conftest import KNOWLEDGE, ROOT, child_env, marked_line, matches_entry
 
 from gradexplain import check, knowledge
 from gradexplain.detectors import Module, leaf_update, numpy_without_detach
@@ -26,7 +25,6 @@ from gradexplain.model import Entry
 
 NUMPY = "numpy-requires-grad"
 LEAF = "leaf-inplace"
-HERE = "# <- here"
 CLEAN = ROOT / "tests" / "data" / "clean"
 
 
@@ -495,18 +493,6 @@ def findings(source: str, show_all: bool = True) -> list[check.Finding]:
     return check.check_module(Module("snippet.py", source, ast.parse(source)), detecting)
 
 
-def marked_line(source: str) -> int:
-    lines = [i for i, line in enumerate(source.splitlines(), 1) if HERE in line]
-    assert len(lines) == 1, source
-    return lines[0]
-
-
-def matches_entry(message: str, entry_id: str) -> bool:
-    found = entry(entry_id)
-    return any(re.search(p.regex, message) for p in found.patterns) and not any(
-        n in message for n in found.not_patterns)
-
-
 @pytest.fixture(scope="module")
 def runtime() -> dict[str, dict[str, object]]:
     """One torch process: every snippet run, and the trusted operations tried."""
@@ -535,7 +521,7 @@ def test_buggy_snippet_is_flagged_on_its_line(name: str) -> None:
 def test_buggy_snippet_raises_the_entrys_error(name: str,
                                                runtime: dict[str, dict[str, object]]) -> None:
     message = str(runtime["snippets"][name])
-    assert message.startswith("RuntimeError: ") and matches_entry(message, BUGGY[name][0]), (
+    assert message.startswith("RuntimeError: ") and matches_entry(message, entry(BUGGY[name][0])), (
         message)
 
 
@@ -565,7 +551,7 @@ def test_slice_of_a_leaf_is_left_to_view_inplace(runtime: dict[str, dict[str, ob
     """`w[0] = 1.0` fails, but with view-inplace's message: leaf-inplace must not claim it."""
     message = str(runtime["snippets"]["view-of-leaf"])
     assert findings(VIEW_OF_LEAF) == []
-    assert "a view of a leaf Variable" in message and not matches_entry(message, LEAF)
+    assert "a view of a leaf Variable" in message and not matches_entry(message, entry(LEAF))
 
 
 def test_every_inplace_method_trusted_raises_on_a_leaf(
@@ -574,7 +560,7 @@ def test_every_inplace_method_trusted_raises_on_a_leaf(
     assert set(leaf_update.INPLACE_OPERATORS.values()) == {"+=", "-=", "*=", "/=", "**="}
     wrong = {k: v for k, v in runtime["inplace"].items()
              if not (isinstance(v, str) and v.startswith("RuntimeError: ")
-                     and matches_entry(v, LEAF))}
+                     and matches_entry(v, entry(LEAF)))}
     assert not wrong
 
 

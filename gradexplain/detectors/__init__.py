@@ -23,6 +23,8 @@ REGISTRY = {
     "no-grad-around-loss": "gradexplain.detectors.no_grad_around_loss",
     "requires-grad-on-loss": "gradexplain.detectors.anti_fixes",
     "retain-graph-in-loop": "gradexplain.detectors.anti_fixes",
+    "inplace-on-saved-output": "gradexplain.detectors.saved_output",
+    "state-carried-into-backward": "gradexplain.detectors.carried_state",
 }
 CONFIDENCE = ("high", "medium")
 

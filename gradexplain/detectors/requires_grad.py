@@ -19,12 +19,14 @@ from __future__ import annotations
 import ast
 import enum
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 from gradexplain.detectors.scopes import (
     NESTED,
     Scope,
+    assigned_attributes,
     attribute_values,
     call_name,
     keyword,
@@ -157,6 +159,13 @@ class File:
         return frozenset(name for name in names | self.imported if isinstance(name, str))
 
     @cached_property
+    def class_attributes(self) -> dict[ast.ClassDef, dict[str, list[ast.expr]]]:
+        """Per class, the values assigned to each `self.<attr>` in it, found once: asking
+        `attribute_values` about every `self.<attr>(...)` call walks a long class each time."""
+        return {node: assigned_attributes(node) for node in ast.walk(self.tree)
+                if isinstance(node, ast.ClassDef)}
+
+    @cached_property
     def parameter_class(self) -> frozenset[str]:
         """How the file names nn.Parameter."""
         names = {"nn.Parameter", "torch.nn.Parameter", "nn.parameter.Parameter",
@@ -279,6 +288,23 @@ def analyse(tree: ast.Module) -> File:
     file.contexts = [Context(scope, functions.get(id(scope.body)), file)
                      for scope in scopes(tree)]
     return file
+
+
+@contextmanager
+def grad_on_in(context: Context) -> Iterator[None]:
+    """While it lasts, the function of `context` runs with grad mode certainly on (a caller
+    of it proved it). The file's memo of grad modes is put back afterwards, so that nothing
+    worked out under that assumption reaches the other detectors; do not yield a finding
+    inside it."""
+    assert context.function is not None
+    modes = context.file.modes
+    before = dict(modes)
+    modes[context.function] = Sure.HIGH
+    try:
+        yield
+    finally:
+        modes.clear()
+        modes.update(before)
 
 
 def switches_on(call: ast.Call) -> bool:

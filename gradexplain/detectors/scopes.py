@@ -240,13 +240,19 @@ def is_method(tree: ast.Module, function: ast.AST) -> bool:
 
 def attribute_values(owner: ast.ClassDef, attr: str) -> list[ast.expr]:
     """The values assigned to `self.<attr>` anywhere in the class."""
-    values = []
+    return list(assigned_attributes(owner).get(attr, ()))
+
+
+def assigned_attributes(owner: ast.ClassDef) -> dict[str, list[ast.expr]]:
+    """The values assigned to each `self.<attr>` anywhere in the class, found in one pass
+    (for a detector that asks about many attributes of a long class)."""
+    values: dict[str, list[ast.expr]] = {}
     for node in ast.walk(owner):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if (isinstance(target, ast.Attribute) and target.attr == attr
-                        and isinstance(target.value, ast.Name) and target.value.id == "self"):
-                    values.append(node.value)
+                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                        and target.value.id == "self"):
+                    values.setdefault(target.attr, []).append(node.value)
     return values
 
 

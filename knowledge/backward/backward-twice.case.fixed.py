@@ -15,5 +15,5 @@ for step in range(3):
     loss = nn.functional.mse_loss(head(out), target)
     lstm.zero_grad()
     head.zero_grad()
-    loss.backward()  # expect: backward-twice
+    loss.backward()  # expect: backward-twice  # <- check
     print(round(loss.item(), 4))

@@ -8,7 +8,7 @@ weights = torch.linspace(-1.0, 1.0, 5).requires_grad_()
 
 def softplus_energy(w):
     e = w.exp()
-    e = e + 1  # <- cause
+    e = e + 1  # <- cause  # <- check
     return e.log().sum()
 
 

@@ -6,7 +6,7 @@ torch.manual_seed(0)
 x = torch.randn(6, requires_grad=True)
 probs = torch.sigmoid(x)
 probs = probs.clone()
-probs[probs > 0.5] = 0  # <- cause
+probs[probs > 0.5] = 0  # <- cause  # <- check
 loss = probs.sum()
 loss.backward()  # expect: inplace-modified-saved
 print(x.grad.round(decimals=4))

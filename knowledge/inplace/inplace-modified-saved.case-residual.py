@@ -12,7 +12,7 @@ class Block(nn.Module):
     def forward(self, x):
         identity = x
         out = torch.relu(self.fc(x))
-        out += identity
+        out += identity  # <- check
         return out
 
 

@@ -12,7 +12,7 @@ class Gate(nn.Module):
 
     def forward(self, x):
         gate = torch.sigmoid(self.fc(x))
-        return self.act(gate)
+        return self.act(gate)  # <- check
 
 
 torch.manual_seed(0)
