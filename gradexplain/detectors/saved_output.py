@@ -33,7 +33,7 @@ import ast
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from gradexplain.detectors import Hit, Module
 from gradexplain.detectors.leaf_update import INPLACE_METHODS, INPLACE_OPERATORS
@@ -272,7 +272,8 @@ def brief(text: str) -> str:
 
 def module_change(context: Context, call: ast.Call) -> Change | None:
     """A module certainly built with `inplace=True` applied to a name."""
-    if len(call.args) != 1 or call.keywords or not isinstance(call.args[0], ast.Name):
+    if (len(call.args) != 1 or call.keywords or not isinstance(call.args[0], ast.Name)
+            or not builds_inplace_layers(context.file.tree)):
         return None
     built = constructors(context, call.func, call)
     if not built or not all(layer_name(c) in INPLACE_MODULES and is_inplace(c) for c in built):
@@ -280,6 +281,14 @@ def module_change(context: Context, call: ast.Call) -> Change | None:
     tensor = call.args[0].id
     return Change(call, tensor, f"{shown(call.func)}({tensor})",
                   f"create the nn.{layer_name(built[0])} with `inplace=False`")
+
+
+@lru_cache(maxsize=2)
+def builds_inplace_layers(tree: ast.Module) -> bool:
+    """Whether the file builds any in-place layer: most do not, and then no call needs its
+    callee followed back to a construction."""
+    return any(isinstance(node, ast.Call) and layer_name(node) in INPLACE_MODULES
+               and is_inplace(node) for node in ast.walk(tree))
 
 
 def is_inplace(layer: ast.Call) -> bool:

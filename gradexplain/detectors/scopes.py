@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -53,8 +53,12 @@ class Scope:
                                    else (*path, (id(statement), name)))
 
     def nodes(self) -> Iterator[ast.AST]:
-        for statement in self.body:
-            yield from own_nodes(statement)
+        return iter(self.all_nodes)
+
+    @cached_property
+    def all_nodes(self) -> tuple[ast.AST, ...]:
+        """The scope's nodes, found once: each detector walks them several times."""
+        return tuple(node for statement in self.body for node in own_nodes(statement))
 
     def calls(self) -> Iterator[ast.Call]:
         return (node for node in self.nodes() if isinstance(node, ast.Call))
@@ -213,6 +217,15 @@ def target_names(target: ast.expr) -> Iterator[str]:
 
 
 def scopes(tree: ast.Module) -> Iterator[Scope]:
+    return iter(module_scopes(tree))
+
+
+@lru_cache(maxsize=2)  # every detector asks, one after the other, about the same file
+def module_scopes(tree: ast.Module) -> tuple[Scope, ...]:
+    return tuple(new_scopes(tree))
+
+
+def new_scopes(tree: ast.Module) -> Iterator[Scope]:
     module = Scope(tree.body)
     yield module
     methods: set[ast.AST] = set()  # found once: asking is_method per function is quadratic

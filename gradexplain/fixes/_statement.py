@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import warnings
 from collections.abc import Callable
+from functools import lru_cache
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -20,13 +23,10 @@ class Refusal(Exception):
 def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
     """Apply `edit` to the simple statement line that covers `line`; refuse on any doubt."""
     try:
-        wrapper = MetadataWrapper(cst.parse_module(source))
+        module, statements = parsed(source)
     except cst.ParserSyntaxError as error:
         return FixOutcome(None, f"the file does not parse: {error.message}")
-    positions = wrapper.resolve(PositionProvider)
-    target = next((node for node, span in positions.items()
-                   if isinstance(node, cst.SimpleStatementLine)
-                   and span.start.line <= line <= span.end.line), None)
+    target = next((node for start, end, node in statements if start <= line <= end), None)
     if target is None:
         return FixOutcome(None, f"no simple statement at line {line}")
     try:
@@ -35,14 +35,28 @@ def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
         return FixOutcome(None, str(refusal))
     if not isinstance(replacement, (cst.BaseStatement, cst.FlattenSentinel)):
         return FixOutcome(None, "the change is not a statement")  # a transformer bug
-    new_source = wrapper.module.visit(Replace(target, replacement)).code
+    new_source = module.visit(Replace(target, replacement)).code
     if new_source == source:
         return FixOutcome(None, "the statement is already in the fixed form")
     try:
-        cst.parse_module(new_source)
-    except cst.ParserSyntaxError as error:  # pragma: no cover - a transformer bug
-        return FixOutcome(None, f"the change would not parse: {error.message}")
+        with warnings.catch_warnings():  # the user's own SyntaxWarnings are not ours to show
+            warnings.simplefilter("ignore")
+            ast.parse(new_source)
+    except SyntaxError as error:  # pragma: no cover - a transformer bug
+        return FixOutcome(None, f"the change would not parse: {error.msg}")
     return FixOutcome(new_source)
+
+
+@lru_cache(maxsize=4)
+def parsed(source: str) -> tuple[cst.Module, tuple[tuple[int, int, cst.SimpleStatementLine], ...]]:
+    """The module and the line span of each simple statement, worked out once per source:
+    `check` asks for a fix per finding, and the positions cost more than the edit. The tree
+    is immutable, so edits never change what is cached."""
+    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    return wrapper.module, tuple((span.start.line, span.end.line, node)
+                                 for node, span in positions.items()
+                                 if isinstance(node, cst.SimpleStatementLine))
 
 
 class Replace(cst.CSTTransformer):
@@ -53,6 +67,11 @@ class Replace(cst.CSTTransformer):
                  ) -> None:
         self.target = target
         self.replacement = replacement
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Statements only: the target is one, and never inside an expression (walking
+        every expression of a long file for each fix made `check` slow)."""
+        return not isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression))
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
