@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import libcst as cst
@@ -23,19 +24,21 @@ class Refusal(Exception):
 def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
     """Apply `edit` to the simple statement line that covers `line`; refuse on any doubt."""
     try:
-        module, statements = parsed(source)
+        tree = parsed(source)
     except cst.ParserSyntaxError as error:
         return FixOutcome(None, f"the file does not parse: {error.message}")
-    target = next((node for start, end, node in statements if start <= line <= end), None)
-    if target is None:
+    found = next(((node, top) for start, end, node, top in tree.statements
+                  if start <= line <= end), None)
+    if found is None:
         return FixOutcome(None, f"no simple statement at line {line}")
+    target, top = found
     try:
         replacement = edit(target)
     except Refusal as refusal:
         return FixOutcome(None, str(refusal))
     if not isinstance(replacement, (cst.BaseStatement, cst.FlattenSentinel)):
         return FixOutcome(None, "the change is not a statement")  # a transformer bug
-    new_source = module.visit(Replace(target, replacement)).code
+    new_source = tree.replaced(top, Replace(target, replacement))
     if new_source == source:
         return FixOutcome(None, "the statement is already in the fixed form")
     try:
@@ -47,16 +50,58 @@ def edit_statement(source: str, line: int, edit: StatementEdit) -> FixOutcome:
     return FixOutcome(new_source)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A source's tree, the line span of each simple statement with the index of the
+    top-level statement that holds it, and where each top-level statement's code lies in
+    the source (None when the pieces do not add up to it)."""
+
+    source: str
+    module: cst.Module
+    statements: tuple[tuple[int, int, cst.SimpleStatementLine, int], ...]
+    offsets: tuple[int, ...] | None
+
+    def replaced(self, top: int, transformer: cst.CSTTransformer) -> str:
+        """The source with the transformer applied to top-level statement `top` alone:
+        generating the whole module's code again for each fix made `check` slow."""
+        if self.offsets is None:
+            return self.module.visit(transformer).code
+        changed = self.module.body[top].visit(transformer)
+        nodes = changed.nodes if isinstance(changed, cst.FlattenSentinel) else (
+            [] if isinstance(changed, cst.RemovalSentinel) else [changed])
+        code = "".join(self.module.code_for_node(node) for node in nodes)
+        return self.source[:self.offsets[top]] + code + self.source[self.offsets[top + 1]:]
+
+
 @lru_cache(maxsize=4)
-def parsed(source: str) -> tuple[cst.Module, tuple[tuple[int, int, cst.SimpleStatementLine], ...]]:
-    """The module and the line span of each simple statement, worked out once per source:
-    `check` asks for a fix per finding, and the positions cost more than the edit. The tree
-    is immutable, so edits never change what is cached."""
+def parsed(source: str) -> Parsed:
+    """Worked out once per source: `check` asks for a fix per finding, and the positions
+    cost more than the edit. The tree is immutable, so edits never change what is cached."""
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    module = wrapper.module
     positions = wrapper.resolve(PositionProvider)
-    return wrapper.module, tuple((span.start.line, span.end.line, node)
-                                 for node, span in positions.items()
-                                 if isinstance(node, cst.SimpleStatementLine))
+    top_lines = [(positions[node].start.line, positions[node].end.line) for node in module.body]
+    statements = tuple((span.start.line, span.end.line, node,
+                        next((i for i, (a, b) in enumerate(top_lines)
+                              if a <= span.start.line <= b), -1))
+                       for node, span in positions.items()
+                       if isinstance(node, cst.SimpleStatementLine))
+    return Parsed(source, module, statements, top_offsets(source, module))
+
+
+def top_offsets(source: str, module: cst.Module) -> tuple[int, ...] | None:
+    """Where each top-level statement's code starts in the source, and where the last one
+    ends; None when the header, statements and footer do not give the source back exactly
+    (no newline at the end, say)."""
+    header = "".join(module.code_for_node(line) for line in module.header)
+    codes = [module.code_for_node(statement) for statement in module.body]
+    footer = "".join(module.code_for_node(line) for line in module.footer)
+    if header + "".join(codes) + footer != source:
+        return None
+    offsets = [len(header)]
+    for code in codes:
+        offsets.append(offsets[-1] + len(code))
+    return tuple(offsets)
 
 
 class Replace(cst.CSTTransformer):

@@ -1,6 +1,7 @@
-"""gradexplain's benchmarks, against the limits issue 6 sets; run through `scripts/bench/run`.
+"""gradexplain's benchmarks, against the limits of issues 6 and 7; run by `scripts/bench/run`.
 
-Usage: scripts/bench/run [--runs N] [--sizes 10,100,1000] [--only explain,scan,growth,run]
+Usage: scripts/bench/run [--runs N] [--sizes 10,100,1000]
+                        [--only explain,scan,growth,run,check]
                         [--logs DIR]
 
 Every figure is a median of N whole-process runs, with gradexplain's bytecode compiled (as
@@ -15,6 +16,10 @@ commands run alternately in the same loop, so that load on the machine hits both
            not match (target: at most 10 % slower)
   run      `gradexplain run` of a script that imports torch and of a trivial one, against
            plain python (target: at most 3 % slower on the torch script)
+  check    `gradexplain check` of about 2,000 lines of idiomatic training code (the clean
+           scripts of the tests, repeated: no finding) and of 2,100 lines with 100 fixable
+           findings, against `python -m py_compile` (targets: 2 s and 10 s, about what a
+           pre-commit hook may take)
 """
 
 from __future__ import annotations
@@ -164,6 +169,30 @@ def run_rows(runs: int) -> list[Row]:
     return rows
 
 
+def check_rows(folder: Path, runs: int) -> list[Row]:
+    clean = folder / "clean.py"
+    scripts = sorted((ROOT / "tests" / "data" / "clean").glob("*.py"))
+    text = "".join(p.read_text(encoding="utf-8") + "\n" for p in scripts)
+    clean.write_text(text * -(-2000 // text.count("\n")), encoding="utf-8")
+    fixable = folder / "fixable.py"
+    fixable.write_text("import torch\n" + "".join(
+        f"\ndef f{i}():\n    x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "    y = x * 2\n    y.backward()\n" + "".join(f"    z{j} = {j}\n" for j in range(16))
+        for i in range(100)), encoding="utf-8")
+    python = str(BIN / "python")
+    rows = []
+    for name, path, limit in (("clean", clean, 2.0), ("100 findings", fixable, 10.0)):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        medians = alternate({
+            "check": lambda p=path: timed([GRADEXPLAIN, "check", str(p)]),
+            "compile": lambda p=path: timed([python, "-m", "py_compile", str(p)]),
+        }, max(3, runs // 3))
+        rows.append(row(f"check, {lines:,} lines, {name}", medians["check"],
+                        "python -m py_compile", medians["compile"], f"<= {limit:g} s",
+                        medians["check"] <= limit))
+    return rows
+
+
 def row(name: str, seconds: float, baseline: str, base_seconds: float, target: str,
         met: bool | None, extra: str = "") -> Row:
     return {"benchmark": name, "seconds": seconds, "baseline": baseline,
@@ -187,7 +216,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="runs per median (default 9)")
     parser.add_argument("--sizes", default="10,100,1000", help="scan sizes in MB")
-    parser.add_argument("--only", default="explain,scan,growth,run",
+    parser.add_argument("--only", default="explain,scan,growth,run,check",
                         help="which benchmarks, comma-separated")
     parser.add_argument("--logs", type=Path, help="folder to keep (and reuse) the scan logs")
     args = parser.parse_args()
@@ -206,6 +235,8 @@ def main() -> int:
                               args.logs)
         if "run" in chosen:
             rows += run_rows(args.runs)
+        if "check" in chosen:
+            rows += check_rows(Path(folder), args.runs)
     print_table(rows)
     return 0 if all(r["met"] is not False for r in rows) else 1
 
