@@ -301,13 +301,17 @@ def rerun_summary(applied: AppliedFix) -> str:
             f"that require grad received a gradient, {grads['finite_grad']} of them finite")
 
 
+NO_NEWLINE = "\\ No newline at end of file"  # as diff and git mark a last line without one
+
+
 def unified_diff(path: str, old: str, new: str) -> str:
     """A diff `patch -p1` applies from the current folder (absolute names outside it)."""
     relative = os.path.relpath(path)
     before, after = (path, path) if relative.startswith("..") else (f"a/{relative}",
                                                                       f"b/{relative}")
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        before, after))
+    lines = difflib.unified_diff(old.splitlines(True), new.splitlines(True), before, after)
+    return "".join(line if line.endswith(("\n", "\r")) else f"{line}\n{NO_NEWLINE}\n"
+                   for line in lines)
 
 
 def read_text(path: str) -> str | None:

@@ -207,6 +207,20 @@ def test_stdin(buggy: Path) -> None:
     assert result.returncode == 1 and result.stdout.startswith("<stdin>:5:1: nonscalar-backward")
 
 
+def test_diff_applies_with_patch_to_a_file_without_final_newline(tmp_path: Path) -> None:
+    """The diff marks a last line without a newline as diff does, so `patch` gives back
+    exactly what --fix writes."""
+    source = BUGGY.rstrip("\n")
+    (tmp_path / "train.py").write_text(source, encoding="utf-8")
+    diff = gx("--diff", "train.py", cwd=tmp_path).stdout
+    assert diff.endswith("+y.sum().backward()\n\\ No newline at end of file\n")
+    patched = subprocess.run(["patch", "-p1", "-s"], input=diff, text=True, cwd=tmp_path,
+                             capture_output=True, timeout=60)
+    assert patched.returncode == 0, patched.stderr
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") == source.replace(
+        "y.backward()", "y.sum().backward()")
+
+
 def test_fix_of_stdin_prints_the_fixed_source(buggy: Path) -> None:
     """As editors call a formatter: the fixed source on stdout, in the input's line
     endings; what is left on stderr."""

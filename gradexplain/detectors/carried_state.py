@@ -57,6 +57,7 @@ from gradexplain.detectors.anti_fixes import unwrapped
 from gradexplain.detectors.loop_carry import (
     DETACHING,
     GRAPH_CUTS,
+    NO_GRAPH_FUNCTIONS,
     NUMBER_BUILTINS,
     PASS_THROUGH,
     accumulated_advice,
@@ -97,13 +98,6 @@ SAVING_FUNCTIONS = {"tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_sof
                     "reciprocal", "norm", "prod", "clamp", "einsum", "layer_norm", "conv1d",
                     "conv2d"}
 SAVING_OPERATORS = (ast.Mult, ast.MatMult, ast.Div, ast.Pow)
-# results that carry no graph: integers, booleans, copies
-NO_GRAPH_FUNCTIONS = {"argmax", "argmin", "argsort", "long", "int", "bool", "byte", "nonzero",
-                      "eq", "ne", "gt", "ge", "lt", "le", "isnan", "isinf", "isfinite",
-                      "tensor", "from_numpy", "randint", "multinomial", "bernoulli",
-                      "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
-                      "randn_like", "randint_like", "new_zeros", "new_ones", "new_empty",
-                      "new_full", "new_tensor"}
 RECEIVER_ONLY = {"to", "type", "type_as", "view_as", "reshape_as", "expand_as"}  # `x.to(h)`
 PASSING_METHODS = {"scale"}  # GradScaler.scale(loss)
 NO_GRAPH_ATTRIBUTES = {"data", "shape", "grad", "grad_fn", "device", "dtype", "requires_grad"}

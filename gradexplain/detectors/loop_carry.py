@@ -19,6 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from gradexplain.detectors.scopes import call_name, keyword, own_nodes
 
 GRAPH_CUTS = {"detach", "detach_", "item", "tolist", "numpy", "size", "dim", "numel"}
+# results that carry no graph: integers, booleans, copies
+NO_GRAPH_FUNCTIONS = {"argmax", "argmin", "argsort", "long", "int", "bool", "byte", "nonzero",
+                      "eq", "ne", "gt", "ge", "lt", "le", "isnan", "isinf", "isfinite",
+                      "tensor", "from_numpy", "randint", "multinomial", "bernoulli",
+                      "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+                      "randn_like", "randint_like", "new_zeros", "new_ones", "new_empty",
+                      "new_full", "new_tensor"}
 NUMBER_BUILTINS = {"float", "int", "len", "round", "bool", "str", "range", "isinstance", "id",
                    "print", "hasattr"}
 PASS_THROUGH = {"enumerate", "zip", "list", "tuple", "dict", "sum", "min", "max", "abs",
@@ -104,16 +111,19 @@ def target_keys(target: ast.expr) -> Iterator[str]:
 
 def graph_reads(node: ast.AST) -> tuple[set[str], bool]:
     """The variables whose graph `node` may carry, and whether a call (a model, a loss, a
-    tensor operation) computes on the way; `.detach()`, `.item()`, `len()` cut it."""
+    tensor operation) computes on the way; `.detach()`, `.item()`, `len()`, `argmax()`,
+    comparisons cut it."""
     if isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name in GRAPH_CUTS and isinstance(func, ast.Attribute) or (
-                name in NUMBER_BUILTINS and isinstance(func, ast.Name)):
+                name in NUMBER_BUILTINS and isinstance(func, ast.Name)) or (
+                name in NO_GRAPH_FUNCTIONS):
             return set(), False
         keys, _ = children_reads(node)
         return keys, not (isinstance(func, ast.Name) and func.id in PASS_THROUGH)
-    if isinstance(node, ast.Attribute) and node.attr in ("data", "shape", "grad_fn"):
+    if isinstance(node, ast.Attribute) and node.attr in ("data", "shape", "grad_fn") or (
+            isinstance(node, ast.Compare)):  # a comparison's result is boolean: no graph
         return set(), False
     key = key_of(node)
     if key is not None and isinstance(getattr(node, "ctx", None), ast.Load):
