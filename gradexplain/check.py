@@ -169,6 +169,9 @@ def check_paths(paths: Sequence[str], entries: Iterable[Entry], options: Options
             problems.append(Problem(name, f"syntax error: {error.msg}", error.lineno or 1,
                                     error.offset or 1))
             continue
+        except (RecursionError, MemoryError):  # as Python itself fails on such a file
+            problems.append(Problem(name, "too deeply nested to parse"))
+            continue
         except (OSError, UnicodeDecodeError, LookupError) as error:
             reason = getattr(error, "strerror", None) or error
             problems.append(Problem(name, f"cannot read: {reason}"))
@@ -195,7 +198,7 @@ def check_module(module: Module, detecting: Sequence[tuple[Entry, Detect]]) -> l
         items.setdefault(detect.detector, {})[entry.id, detect.confidence] = entry, detect
     found: dict[tuple[str, int, int], Finding] = {}
     for detector, wanted_items in items.items():
-        for hit in get(detector)(module):
+        for hit in hits_of(detector, module):
             for (entry_id, confidence), (entry, detect) in wanted_items.items():
                 if confidence != hit.confidence or silenced(entry_id, lines, hit.line):
                     continue
@@ -207,6 +210,15 @@ def check_module(module: Module, detecting: Sequence[tuple[Entry, Detect]]) -> l
                     finding = replace(finding, fix=suggest(module, entry, fix_id, hit))
                 found.setdefault((entry_id, hit.line, hit.col), finding)
     return sorted(found.values(), key=lambda f: (f.line, f.col, f.id))
+
+
+def hits_of(detector: str, module: Module) -> list[Hit]:
+    """The detector's hits; none where the file nests deeper than it can follow (a chain
+    of hundreds of calls): a detector that cannot read a file stays silent."""
+    try:
+        return list(get(detector)(module))
+    except RecursionError:
+        return []
 
 
 def character_column(lines: Sequence[str], hit: Hit) -> int:

@@ -243,6 +243,20 @@ def test_fix_of_stdin_reports_what_is_left(tmp_path: Path) -> None:
     assert mixed.returncode == 2 and "must be the only path" in mixed.stderr
 
 
+def test_files_too_deep_for_the_analysis(tmp_path: Path) -> None:
+    """A chain of 400 calls (Python runs it) is checked without an internal error; an
+    expression Python itself cannot parse for its depth is reported like a syntax error."""
+    chain = tmp_path / "chain.py"
+    chain.write_text("import torch\nx = torch.randn(3, requires_grad=True)\n"
+                     "for i in range(3):\n    y = x" + ".clone()" * 400
+                     + "\n    y.sum().backward()\n", encoding="utf-8")
+    wide = tmp_path / "wide.py"
+    wide.write_text("x = 1\ny = " + "+".join(["x"] * 3000) + "\n", encoding="utf-8")
+    result = gx(str(chain), str(wide))
+    assert result.returncode == 2 and "internal error" not in result.stderr
+    assert result.stdout.splitlines()[0] == f"{wide}:1:1: syntax-error too deeply nested to parse"
+
+
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = gx(str(tmp_path / "nope.py"))
     assert result.returncode == 2 and result.stderr.startswith("gradexplain: error: ")

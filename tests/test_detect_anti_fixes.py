@@ -386,6 +386,44 @@ RETAIN_CORRECT = {
             h = mix(task_loss, h)
             grads = torch.autograd.grad(h, shared, retain_graph=True)
         """,
+    "state bound afresh by the loop header": """
+        for x, h in zip(inputs, states):
+            h = cell(x, h)
+            h.sum().backward(retain_graph=True)
+        """,
+    "state reset by a method": """
+        class Trainer:
+            def reset(self):
+                self.h = None
+            def fit(self, batches):
+                for x in batches:
+                    out, self.h = self.rnn(x, self.h)
+                    out.mean().backward(retain_graph=True)
+                    self.reset()
+        """,
+    "state reset by a function through global": """
+        def reset():
+            global h
+            h = torch.zeros(2, 4)
+        for x in chunks:
+            h = cell(x, h)
+            h.sum().backward(retain_graph=True)
+            reset()
+        """,
+    "LSTM state detached by map": """
+        for x in chunks:
+            hidden = tuple(map(torch.Tensor.detach, hidden))
+            out, hidden = lstm(x, hidden)
+            out.mean().backward(retain_graph=True)
+        """,
+    "state detached by the step function": """
+        def step(x, h):
+            out, h = rnn(x, h)
+            return out, h.detach()
+        for x in chunks:
+            out, h = step(x, h)
+            out.mean().backward(retain_graph=True)
+        """,
 }
 
 

@@ -9,6 +9,7 @@ torch too; the entry's case script is flagged, and its fix gives the golden `.fi
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 import subprocess
@@ -636,6 +637,79 @@ NEAR_MISSES: dict[str, str] = {
             out, hidden = net(x, hidden)
             out.pow(2).mean().backward()
         """),
+    "state-bound-afresh-by-the-loop-header": snippet("""
+        import torch
+        import torch.nn as nn
+        cell = nn.GRUCell(3, 4)
+        for x, h in zip(torch.randn(3, 2, 3), torch.randn(3, 2, 4)):
+            h = cell(x, h)
+            h.sum().backward()
+        """),
+    "state-reset-by-a-method": snippet("""
+        import torch
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self):
+                self.rnn = nn.GRU(3, 4)
+                self.h = None
+            def reset(self):
+                self.h = None
+            def fit(self, chunks):
+                for x in chunks:
+                    out, self.h = self.rnn(x, self.h)
+                    out.mean().backward()
+                    self.reset()
+        Trainer().fit(torch.randn(3, 5, 2, 3))
+        """),
+    "state-reset-by-a-function-through-global": snippet("""
+        import torch
+        import torch.nn as nn
+        cell = nn.GRUCell(3, 4)
+        h = torch.zeros(2, 4)
+        def reset():
+            global h
+            h = torch.zeros(2, 4)
+        for x in torch.randn(3, 2, 3):
+            h = cell(x, h)
+            h.sum().backward()
+            reset()
+        """),
+    "lstm-state-detached-by-map": snippet("""
+        import torch
+        import torch.nn as nn
+        lstm = nn.LSTM(3, 4)
+        hidden = (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))
+        for x in torch.randn(3, 5, 2, 3):
+            hidden = tuple(map(torch.Tensor.detach, hidden))
+            out, hidden = lstm(x, hidden)
+            out.mean().backward()
+        """),
+    "state-through-a-no-grad-function": snippet("""
+        import torch
+        import torch.nn as nn
+        rnn = nn.GRU(3, 4)
+        head = nn.Linear(4, 1)
+        @torch.no_grad()
+        def encode(x, h):
+            return rnn(x, h)
+        h = None
+        for x in torch.randn(3, 5, 2, 3):
+            out, h = encode(x, h)
+            loss = head(out).mean()
+            loss.backward()
+        """),
+    "state-detached-by-the-step-function": snippet("""
+        import torch
+        import torch.nn as nn
+        rnn = nn.GRU(3, 4)
+        def step(x, h):
+            out, h = rnn(x, h)
+            return out, h.detach()
+        h = torch.zeros(1, 2, 4)
+        for x in torch.randn(3, 5, 2, 3):
+            out, h = step(x, h)
+            out.mean().backward()
+        """),
 }
 
 # operation -> an expression of the leaf `w` (3 x 3) that saves a tensor for backward
@@ -801,18 +875,24 @@ def test_idiomatic_scripts_give_no_finding() -> None:
     assert [f for f in result.findings if f.detector == DETECTOR] == []
 
 
-def test_long_file_is_checked_quickly() -> None:
-    """2,000 lines of the snippets, then a loop whose 1,000 statements each read the one
-    before (followed MAX_CHAIN deep, not to the recursion limit). The file analysis that
-    the detectors share (requires_grad.analyse) is done once per file, before."""
-    snippets = "\n".join([v[0] + v[2] for v in BUGGY.values()] + list(NEAR_MISSES.values()))
+def test_long_file_is_not_pathologically_slow() -> None:
+    """2,000 lines of the snippets (taken in turn, however many the tables hold), then a loop
+    whose 1,000 statements each read the one before (followed MAX_CHAIN deep, not to the
+    recursion limit). The file analysis that the detectors share (requires_grad.analyse) is
+    done once per file, before. The bound is ten times what this takes on the 2-core
+    development machine, to catch a blow-up, not to time it: scripts/bench/run does that."""
+    pieces = itertools.cycle([v[0] + v[2] for v in BUGGY.values()] + list(NEAR_MISSES.values()))
+    parts: list[str] = []
+    while sum(part.count("\n") + 1 for part in parts) < 2000:
+        parts.append(next(pieces))
+    snippets = "\n".join(parts) + "\n"
     chain = "".join(f"    x{i} = torch.tanh(x{i - 1} @ w)\n" for i in range(1, 1000))
-    source = (snippets * (2000 // snippets.count("\n") + 1) + "w = torch.randn(3, 3)\n"
+    source = (snippets + "w = torch.randn(3, 3)\n"
               + "for step in range(3):\n    x0 = x999\n" + chain + "    x999.sum().backward()\n")
     tree = ast.parse(source)
     analyse(tree)
     start = time.perf_counter()
     hits = list(carried_state.state_carried_into_backward(Module("long.py", source, tree)))
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 5
     chain_start = source[:source.index("x0 = x999")].count("\n")
     assert hits and all(hit.line < chain_start for hit in hits)

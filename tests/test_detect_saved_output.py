@@ -403,6 +403,71 @@ NEAR_MISSES: dict[str, str] = {
         block = Block()
         checkpoint(block, torch.randn(2, 4), use_reentrant=False).sum().backward()
         """),
+    "rebound-by-with-as": snippet("""
+        import contextlib
+        import torch
+        x = torch.randn(4, requires_grad=True)
+        y = torch.sigmoid(x)
+        with contextlib.nullcontext(y.clone()) as y:
+            pass
+        y += 1
+        y.sum().backward()
+        """),
+    "rebound-by-a-function-declaring-it-global": snippet("""
+        import torch
+        x = torch.randn(4, requires_grad=True)
+        y = torch.sigmoid(x)
+        def fresh():
+            global y
+            y = y.clone()
+        fresh()
+        y[0] = 0.0
+        y.sum().backward()
+        """),
+    "rebound-by-a-nested-function-declaring-it-nonlocal": snippet("""
+        import torch
+        def step(x):
+            y = torch.exp(x)
+            def fresh():
+                nonlocal y
+                y = y.clone()
+            fresh()
+            y += 1
+            y.sum().backward()
+        step(torch.randn(4, requires_grad=True))
+        """),
+    "rebound-through-globals": snippet("""
+        import torch
+        x = torch.randn(4, requires_grad=True)
+        y = torch.tanh(x)
+        globals()["y"] = y.clone()
+        y.mul_(2)
+        y.sum().backward()
+        """),
+    "functional-name-is-a-class-of-the-file": snippet("""
+        import torch
+        class F:
+            @staticmethod
+            def relu(v):
+                return v.clone()
+        x = torch.randn(4, requires_grad=True)
+        y = F.relu(x)
+        y += 1
+        y.sum().backward()
+        """),
+    "functional-name-is-a-parameter": snippet("""
+        import torch
+        import torch.nn.functional as F
+        class Clipped:
+            @staticmethod
+            def relu(v):
+                return v.clamp(min=0)
+        def step(x, F=F):
+            y = F.relu(x)
+            y += 1
+            y.sum().backward()
+        step(torch.randn(4, requires_grad=True), Clipped)
+        """),
 }
 # snippets that fail first with another error, which the detector leaves to its entry
 OTHER_ERRORS: dict[str, tuple[str, str]] = {

@@ -29,6 +29,13 @@ def value_at_last_use(source: str, name: str) -> str | None:
     ("y = 1\nfor y in ys: y.f()\n", None),  # a loop's binding on the use's line
     ("y = 1\nif c: y = 2\ny.f()\n", None),
     ("y = 1\nwhile c:\n    y.f()\n    y = 2\n", None),
+    # other bindings: the value they give is not known, and the earlier one is gone
+    ("y = 1\nwith f() as y:\n    pass\ny.f()\n", None),
+    ("y = 1\ntry:\n    pass\nexcept E as y:\n    pass\ny.f()\n", None),
+    ("y = 1\nimport y\ny.f()\n", None),
+    ("y = 1\nfrom m import x as y\ny.f()\n", None),
+    ("y = 1\nmatch v:\n    case [y]:\n        pass\ny.f()\n", None),
+    ("y = 1\nmatch v:\n    case {**y}:\n        pass\ny.f()\n", None),
 ])
 def test_value_before(source: str, expected: str | None) -> None:
     assert value_at_last_use(source, "y") == expected

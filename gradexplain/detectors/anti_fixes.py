@@ -209,7 +209,7 @@ def retain_graph_in_loop(module: Module) -> Iterator[Hit]:
             loop = None if target is None else innermost_loop(loops, call)
             if target is None or loop is None or backward_after(loop, call):
                 continue
-            carried = carried_into(target, loop, call)
+            carried = carried_into(target, loop, call, module.tree)
             if carried is not None:
                 yield Hit(call.lineno, call.col_offset,
                           {"name": ast.unparse(target), "carried": carried,

@@ -68,6 +68,7 @@ from gradexplain.detectors.loop_carry import (
     innermost_loop,
     key_of,
     loop_body,
+    loop_targets,
     straight_line,
     target_keys,
 )
@@ -197,8 +198,9 @@ def read_body(context: Context, loop: ast.AST) -> Body:
         statements.append(statement)
     stops = any(isinstance(s, (ast.Break, ast.Continue, ast.Return, ast.Raise))
                 for s in statements)
+    carried = (read_first & set(positions)) - elsewhere - loop_targets(loop)
     return Body(context, loop, statements, positions, frozenset(positions) | elsewhere,
-                frozenset(elsewhere), frozenset(read_first & set(positions)) - elsewhere, stops)
+                frozenset(elsewhere), frozenset(carried), stops)
 
 
 def keys_read(statement: ast.stmt, nodes: list[ast.AST]) -> set[str]:
@@ -627,7 +629,7 @@ def carried_hit(body: Body, call: ast.Call, target: ast.expr) -> Hit | None:
     for key in sorted(body.carried):
         backed = backs(body, target, key, at)
         graph = carried_graph(body, key, target, at, backed)
-        if graph is not None and not detached(key, body.loop):
+        if graph is not None and not detached(key, body.loop, body.context.file.tree):
             found.append((graph.sure, key, graph, backed))
     if not found:
         return None

@@ -15,8 +15,9 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 
-from gradexplain.detectors.scopes import call_name, keyword, own_nodes
+from gradexplain.detectors.scopes import bound_names, keyword, own_nodes
 
 GRAPH_CUTS = {"detach", "detach_", "item", "tolist", "numpy", "size", "dim", "numel"}
 # results that carry no graph: integers, booleans, copies
@@ -32,6 +33,7 @@ PASS_THROUGH = {"enumerate", "zip", "list", "tuple", "dict", "sum", "min", "max"
                 "getattr"}  # builtins that carry what they are given without computing
 NO_GRAD = re.compile(r"no_grad|inference_mode|set_grad_enabled")
 DETACHING = re.compile(r"detach|repackage")
+FUNCTION_CUTS = re.compile(r"detach|repackage|no_grad|inference_mode|set_grad_enabled|\.data\b")
 
 
 def backward_target(call: ast.Call) -> ast.expr | None:
@@ -176,20 +178,21 @@ def closure(node: ast.AST, bindings: dict[str, list[ast.stmt]]) -> tuple[set[str
     return keys, computes
 
 
-def carried_into(target: ast.expr, loop: ast.AST, call: ast.Call) -> str | None:
+def carried_into(target: ast.expr, loop: ast.AST, call: ast.Call,
+                 tree: ast.Module) -> str | None:
     """A variable the loss depends on that brings the previous iteration's graph along."""
     bindings = bindings_in(loop)
     keys, _ = closure(target, bindings)
     return next((key for key in sorted(keys) if key in bindings
-                 and carries_graph(key, loop, bindings, call)), None)
+                 and carries_graph(key, loop, bindings, call, tree)), None)
 
 
 def carries_graph(key: str, loop: ast.AST, bindings: dict[str, list[ast.stmt]],
-                  call: ast.Call) -> bool:
+                  call: ast.Call, tree: ast.Module) -> bool:
     """Assigned from a computation that reads its own previous value, not reset at the
     top of each iteration nor after the backward(), never detached or assigned under
     no_grad in the loop."""
-    if (detached(key, loop) or reset_each_iteration(key, loop)
+    if (detached(key, loop, tree) or reset_each_iteration(key, loop)
             or any(statement.lineno > call.lineno and is_fresh(statement, key)
                    for statement in bindings[key])):
         return False
@@ -204,9 +207,12 @@ def mentions(node: ast.AST, key: str) -> bool:
     return any(key_of(child) == key for child in ast.walk(node))
 
 
-def detached(key: str, loop: ast.AST) -> bool:
+def detached(key: str, loop: ast.AST, tree: ast.Module) -> bool:
     """Any simple statement that mentions `key` and detaches something, `.data` included,
-    or an assignment under no_grad: then the carried value may well have no graph."""
+    an assignment under no_grad, or a call of the file's own function that may cut it: then
+    the carried value may well have no graph."""
+    if cut_by_a_callee(key, loop, tree):
+        return True
     for statement in loop_body(loop):
         for node in own_nodes(statement):
             if (isinstance(node, ast.With) and NO_GRAD.search(ast.unparse(node.items[0]))
@@ -219,13 +225,74 @@ def detached(key: str, loop: ast.AST) -> bool:
 
 
 def cuts_graph(statement: ast.stmt) -> bool:
-    return any((isinstance(node, ast.Call) and DETACHING.search(call_name(node) or ""))
-               or (isinstance(node, ast.Attribute) and node.attr == "data")
+    """A detaching function called or passed on (`map(torch.Tensor.detach, state)`), or
+    `.data`."""
+    return any((isinstance(node, ast.Attribute)
+                and (node.attr == "data" or DETACHING.search(node.attr)))
+               or (isinstance(node, ast.Name) and DETACHING.search(node.id))
                for node in ast.walk(statement))
 
 
+def cut_by_a_callee(key: str, loop: ast.AST, tree: ast.Module) -> bool:
+    """The body calls a function of the file (`f(...)`, `self.f(...)`) that rebinds `key`
+    (`global h`, `self.h = None`) or is given it and detaches or turns grad off: what the
+    body shows of `key` is then not all that happens to it."""
+    functions = file_functions(tree)
+    for statement in loop_body(loop):
+        for node in own_nodes(statement):
+            name = own_callee(node) if isinstance(node, ast.Call) else None
+            if any(rebinds(function, key) or (mentions(node, key) and FUNCTION_CUTS.search(
+                    ast.unparse(function))) for function in functions.get(name or "", [])):
+                return True
+    return False
+
+
+def own_callee(call: ast.Call) -> str | None:
+    """`f` of `f(...)` or `self.f(...)`: what may be a function defined in the file."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and (
+            func.value.id == "self"):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+@lru_cache(maxsize=2)
+def file_functions(tree: ast.Module) -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """The file's functions and methods by name, found among its statements only (a walk
+    of every expression costs too much on a long file)."""
+    found: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.setdefault(node.name, []).append(node)
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, name, None)
+            pending += inner if isinstance(inner, list) else []
+    return found
+
+
+def rebinds(function: ast.FunctionDef | ast.AsyncFunctionDef, key: str) -> bool:
+    """`self.h = ...` in a method, or `h = ...` after `global h` / `nonlocal h`."""
+    if key.startswith("self."):
+        return any(key in target_keys(target) for node in ast.walk(function)
+                   if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete))
+                   for target in getattr(node, "targets", [getattr(node, "target", None)])
+                   if target is not None)
+    return any(isinstance(node, (ast.Global, ast.Nonlocal)) and key in node.names
+               for node in ast.walk(function))
+
+
+def loop_targets(loop: ast.AST) -> set[str]:
+    """What a `for` loop's header binds afresh for each iteration (`for x, h in pairs`)."""
+    return set(bound_names(loop)) if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
+
+
 def reset_each_iteration(key: str, loop: ast.AST) -> bool:
-    """The first statement of the body that mentions `key` assigns it afresh."""
+    """The loop's header binds `key`, or the first statement of the body that mentions it
+    assigns it afresh."""
+    if key in loop_targets(loop):
+        return True
     for statement in straight_line(loop_body(loop)):
         if not mentions(statement, key):
             continue

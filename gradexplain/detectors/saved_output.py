@@ -24,7 +24,9 @@ and its training step raises; only a model used for inference alone runs, and on
 called only where grad mode may be off is not reported. A backward in a scope whose grad
 mode or input is only probable gives a medium finding too. Files that may hide saved tensors
 or run a forward otherwise than written (activation checkpointing, saved-tensor hooks,
-`allow_mutation_on_saved_tensors`, forward hooks, torch.compile, TorchScript) give none.
+`allow_mutation_on_saved_tensors`, forward hooks, torch.compile, TorchScript) give none, and
+so do files that bind `torch`, `F` or `nn` to something else, and names that may be rebound
+unseen between the operation and the change (`with ... as y`, `global y` in a function).
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ HIDING_ATTRIBUTES = {"torch.compile", "torch.jit.script", "torch.jit.trace",
                      "torch.utils.checkpoint"}
 HIDING_ENDINGS = {name.rsplit(".", 1)[-1] for name in HIDING_ATTRIBUTES}
 CHECKPOINTING = "torch.utils.checkpoint"
+# the names the trusted forms are reached through, and what may rebind any global at run time
+TORCH_NAMES = {"torch", "F", "nn"}
+DYNAMIC_BINDERS = {"exec", "globals"}
 
 Position = tuple[int, int]
 
@@ -145,7 +150,7 @@ class Source:
 
 
 def inplace_on_saved_output(module: Module) -> Iterator[Hit]:
-    if hides_saved_tensors(module.tree):
+    if hides_saved_tensors(module.tree) or shadows_torch(module.tree):
         return
     analysis = Analysis(analyse(module.tree))
     for context in analysis.file.contexts:
@@ -174,6 +179,49 @@ def hides_saved_tensors(tree: ast.Module) -> bool:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and imports_checkpointing(node):
             return True
     return False
+
+
+def shadows_torch(tree: ast.Module) -> bool:
+    """The file binds `torch`, `F` or `nn` to something other than torch or a part of it (a
+    class of its own, a parameter, `import numpy as F`): `F.relu(x)` may then be any function
+    and keep nothing. `F = torch.nn.functional` is torch."""
+    from_torch: set[ast.AST] = set()
+    for node in ast.walk(tree):  # an assignment is met before its targets
+        if isinstance(node, ast.Assign) and head(node.value) == "torch":
+            from_torch.update(node.targets)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            from_torch.update(a for a in node.names if is_torch_module(module or a.name)
+                              and not getattr(node, "level", 0))
+        if node not in from_torch and TORCH_NAMES.intersection(bound_here(node)):
+            return True
+    return False
+
+
+def is_torch_module(name: str) -> bool:
+    return name.split(".")[0] == "torch"
+
+
+def head(node: ast.expr) -> str | None:
+    """`torch` for `torch.nn.functional`."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def bound_here(node: ast.AST) -> list[str]:
+    """The names a node binds itself, each with the node's position (`with ... as y` binds
+    through its Name, a `def` its name, an import its alias)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return [node.id]
+    if isinstance(node, ast.alias):
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, ast.MatchMapping):
+        return [node.rest] if node.rest else []
+    name = getattr(node, "name", None)  # a def, a class, `except E as y`, a match capture
+    return [name] if isinstance(name, str) else []
 
 
 def imports_checkpointing(node: ast.Import | ast.ImportFrom) -> bool:
@@ -331,7 +379,52 @@ def saved_output(context: Context, change: Change) -> Saved | None:
     if source is None or statement is None or changed_in is None or (
             context.scope.path_of.get(statement) != context.scope.path_of.get(changed_in)):
         return None
+    if rebound_between(context, change.name, value, changed_in):
+        return None
     return Saved(value, source, statement)
+
+
+def rebound_between(context: Context, name: str, saved: ast.Call,
+                    changed_in: ast.stmt) -> bool:
+    """`name` may hold something else than the saved output by the change: a binding
+    value_before does not see runs between them (`with ... as y`, `except E as y`, a match
+    capture, an import), or code elsewhere may rebind it (a `global y` or `nonlocal y`, and
+    for a global `exec` or `globals()`)."""
+    if name in rebinding_names(context.file.tree)[0] or (
+            context.function is None and rebinding_names(context.file.tree)[1]):
+        return True
+    starts = binding_starts(context).get(name, [])
+    index = bisect.bisect_left(starts, end(saved))
+    return index < len(starts) and starts[index] < start(changed_in)
+
+
+@lru_cache(maxsize=8)
+def binding_starts(context: Context) -> dict[str, list[Position]]:
+    """Where each name is bound in the scope, in order, found once per scope: a long
+    script has many changes to look between. `y += 1` keeps the tensor, and is left out;
+    so is a comprehension's variable, which is its own."""
+    kept: set[ast.AST] = set()
+    for node in context.scope.all_nodes:
+        if isinstance(node, ast.AugAssign):
+            kept.add(node.target)
+        elif isinstance(node, ast.comprehension):
+            kept.update(ast.walk(node.target))
+    found: dict[str, list[Position]] = {}
+    for node in context.scope.all_nodes:
+        for name in [] if node in kept else bound_here(node):
+            found.setdefault(name, []).append(start(node))
+    return {name: sorted(starts) for name, starts in found.items()}
+
+
+@lru_cache(maxsize=2)
+def rebinding_names(tree: ast.Module) -> tuple[frozenset[str], bool]:
+    """The names some function declares `global` or `nonlocal` (a call of it may rebind
+    them), and whether the file may rebind any global by name (`exec`, `globals()`)."""
+    declared = frozenset(name for node in ast.walk(tree)
+                         if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names)
+    dynamic = any(isinstance(node, ast.Call) and call_name(node) in DYNAMIC_BINDERS
+                  for node in ast.walk(tree))
+    return declared, dynamic
 
 
 def saved_input(context: Context, call: ast.Call) -> ast.expr | None:

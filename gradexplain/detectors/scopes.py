@@ -74,7 +74,7 @@ class Scope:
         found: dict[str, list[ast.AST]] = {}
         for node in self.nodes():
             for name in bound_names(node):
-                found.setdefault(name, []).append(node)
+                found.setdefault(name, []).append(positioned(node))
         return found
 
     @cached_property
@@ -191,10 +191,26 @@ def own_nodes(statement: ast.AST) -> Iterator[ast.AST]:
                        and not (isinstance(node, NESTED) and isinstance(child, ast.stmt)))
 
 
+def positioned(binding: ast.AST) -> ast.AST:
+    """A binding with a place in the file: `with ... as y` and a comprehension's `for y in`
+    have none of their own, their target has (with no value that can be known)."""
+    if isinstance(binding, ast.withitem) and binding.optional_vars is not None:
+        return binding.optional_vars
+    return binding.target if isinstance(binding, ast.comprehension) else binding
+
+
 def bound_names(node: ast.AST) -> list[str]:
-    """The names a node binds: an assignment's or a loop's targets, `global x`, `del x`..."""
+    """The names a node binds: an assignment's or a loop's targets, `global x`, `del x`,
+    `except E as x`, an import, a match capture..."""
     if isinstance(node, (ast.Global, ast.Nonlocal)):
         return list(node.names)
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [alias.asname or alias.name.split(".")[0] for alias in node.names
+                if alias.name != "*"]
+    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return [node.name] if node.name else []
+    if isinstance(node, ast.MatchMapping):
+        return [node.rest] if node.rest else []
     targets: list[ast.expr] = []
     if isinstance(node, (ast.Assign, ast.Delete)):
         targets = node.targets
