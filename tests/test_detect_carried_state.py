@@ -825,6 +825,8 @@ def test_accumulated_loss_is_told_to_back_propagate_once() -> None:
     assert "once on `total` after the loop" in finding.message
     (finding,) = findings(BUGGY["lstm-state-script"][0])
     assert "detach `state` where each iteration starts" in finding.message
+    (finding,) = findings(BUGGY["rnn-cell-in-a-while-loop"][0])  # backward from the state
+    assert "detach `h` where each iteration starts" in finding.message
 
 
 @pytest.mark.parametrize(("name", "unknown"), [

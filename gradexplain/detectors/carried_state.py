@@ -60,10 +60,9 @@ from gradexplain.detectors.loop_carry import (
     NO_GRAPH_FUNCTIONS,
     NUMBER_BUILTINS,
     PASS_THROUGH,
-    accumulated_advice,
+    advice,
     backward_calls,
     backward_target,
-    detach_advice,
     detached,
     innermost_loop,
     key_of,
@@ -636,7 +635,7 @@ def carried_hit(body: Body, call: ast.Call, target: ast.expr) -> Hit | None:
     sure, key, graph, backed = max(found, key=lambda f: f[0])
     return Hit(call.lineno, call.col_offset,
                {"name": ast.unparse(target), "carried": key, "via": graph.via,
-                "advice": accumulated_advice(key) if backed else detach_advice(key)},
+                "advice": advice(key, body.loop)},
                fix=fix_for(body, key), confidence=sure.confidence)
 
 

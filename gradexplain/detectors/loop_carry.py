@@ -324,13 +324,7 @@ def advice(key: str, loop: ast.AST) -> str:
     accumulated = any(isinstance(s, ast.AugAssign) or isinstance(getattr(s, "value", None),
                                                                   ast.BinOp)
                       for s in bindings_in(loop).get(key, []))
-    return accumulated_advice(key) if accumulated else detach_advice(key)
-
-
-def accumulated_advice(key: str) -> str:
-    return f"call backward() on each iteration's own loss, or once on `{key}` after the loop"
-
-
-def detach_advice(key: str) -> str:
+    if accumulated:
+        return f"call backward() on each iteration's own loss, or once on `{key}` after the loop"
     return (f"detach `{key}` where each iteration starts (truncated back-propagation "
             "through time)")
