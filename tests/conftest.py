@@ -9,13 +9,16 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gradexplain import knowledge
+from gradexplain.model import Entry
 from gradexplain.verify import expects_success
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,8 +125,20 @@ def marked_line(source: str) -> int:
     return lines[0]
 
 
-def matches_entry(message: str, entry: knowledge.Entry) -> bool:
+def matches_entry(message: str, entry: Entry) -> bool:
     """An error message an entry's patterns recognise (and its not_patterns allow)."""
     return any(re.search(p.regex, message) for p in entry.patterns) and not any(
         n in message for n in entry.not_patterns)
+
+
+def run_in_torch(harness: str, job: Mapping[str, object]) -> dict[str, Any]:
+    """One torch process for a detector test's snippets: `harness` reads the job as JSON on
+    stdin and prints what each snippet did as JSON."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", harness], input=json.dumps(job),
+                          capture_output=True, text=True, env=child_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import ast
 import itertools
-import json
 import re
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from conftest import KNOWLEDGE, ROOT, child_env, marked_line, matches_entry
+from conftest import KNOWLEDGE, ROOT, marked_line, matches_entry, run_in_torch
 
 from gradexplain import check, knowledge
 from gradexplain.detectors import Module, carried_state
@@ -759,15 +756,11 @@ report.write(json.dumps(out))
 def runtime() -> dict[str, dict[str, str]]:
     """One torch process: every snippet run (the buggy ones also as --fix leaves them), and
     every operation trusted to save tried."""
-    fixed = {f"fixed {name}": fixed_source(source) + after
-             for name, (source, _, after) in BUGGY.items() if fixed_source(source) is not None}
+    fixed = {f"fixed {name}": patched + after for name, (source, _, after) in BUGGY.items()
+             if (patched := fixed_source(source)) is not None}
     job = {"snippets": {**{k: v[0] + v[2] for k, v in BUGGY.items()}, **NEAR_MISSES, **fixed},
            "saving": SAVING}
-    done = subprocess.run([sys.executable, "-c", HARNESS], input=json.dumps(job),
-                          capture_output=True, text=True, env=child_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, dict[str, str]] = json.loads(done.stdout)
-    return result
+    return run_in_torch(HARNESS, job)
 
 
 def entry() -> Entry:

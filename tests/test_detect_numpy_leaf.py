@@ -10,14 +10,13 @@ re-parse and make the case scripts run, and the idiomatic scripts give no findin
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import KNOWLEDGE, ROOT, child_env, marked_line, matches_entry
+from conftest import KNOWLEDGE, ROOT, child_env, marked_line, matches_entry, run_in_torch
 
 from gradexplain import check, knowledge
 from gradexplain.detectors import Module, leaf_update, numpy_without_detach
@@ -501,11 +500,7 @@ def runtime() -> dict[str, dict[str, object]]:
     job = {"snippets": {**{k: v[1] + v[3] for k, v in BUGGY.items()}, **NEAR_MISSES,
                         "view-of-leaf": VIEW_OF_LEAF},
            "inplace": inplace, "keeping": KEEPING_ARGUMENTS}
-    done = subprocess.run([sys.executable, "-c", HARNESS], input=json.dumps(job),
-                          capture_output=True, text=True, env=child_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, dict[str, object]] = json.loads(done.stdout)
-    return result
+    return run_in_torch(HARNESS, job)
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))

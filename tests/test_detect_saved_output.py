@@ -9,13 +9,10 @@ such operation with every such form makes backward() raise the entry's error."""
 from __future__ import annotations
 
 import ast
-import json
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import child_env, marked_line, matches_entry
+from conftest import marked_line, matches_entry, run_in_torch
 from test_detect_numpy_leaf import INPLACE_ARGUMENTS, snippet
 
 from gradexplain import check, knowledge
@@ -608,11 +605,7 @@ def runtime() -> dict[str, dict[str, object]]:
                         **{k: v[0] for k, v in OTHER_ERRORS.items()}},
            "saving": SAVING_CALLS, "changes": CHANGES,
            "advice": sorted(complete_advice())}
-    done = subprocess.run([sys.executable, "-c", HARNESS], input=json.dumps(job),
-                          capture_output=True, text=True, env=child_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, dict[str, object]] = json.loads(done.stdout)
-    return result
+    return run_in_torch(HARNESS, job)
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
